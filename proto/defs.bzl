@@ -14,7 +14,8 @@ def kiln_cc_proto(name, srcs, deps = [], grpc = False, visibility = None):
 
     Args:
       name: the cc_library's name. `<name>_protos` is a filegroup of the
-        .proto files (with those of `deps`), for dependents' protoc runs.
+        .proto files (with those of `deps`), for dependents' protoc runs;
+        `<name>_descriptor_set` a FileDescriptorSet with source comments.
       srcs: .proto files in this package.
       deps: other kiln_cc_proto targets whose files `srcs` import.
       grpc: also generate gRPC service stubs (*.grpc.pb.{h,cc}).
@@ -50,6 +51,20 @@ def kiln_cc_proto(name, srcs, deps = [], grpc = False, visibility = None):
         outs = hdrs + cc_srcs,
         cmd = cmd,
         message = "protoc %s" % name,
+    )
+
+    # The files' descriptors with their comments, for tools and doc checks.
+    native.genrule(
+        name = name + "_descriptor_set",
+        srcs = [name + "_protos"],
+        outs = [name + ".descriptor_set.pb"],
+        cmd = ("protoc --proto_path=%s --include_imports --include_source_info" +
+               " --descriptor_set_out=$@ %s") % (
+            _PROTO_ROOT,
+            " ".join(["%s/%s" % (pkg, s) for s in srcs]),
+        ),
+        message = "protoc descriptor set %s" % name,
+        visibility = visibility,
     )
 
     native.cc_library(
