@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain and build
-  g++ git bazel-bootstrap bazel-platforms bazel-rules-java
+  g++ git python3 bazel-bootstrap bazel-platforms bazel-rules-java
   # protobuf / gRPC code generation and libraries
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   # core libraries
