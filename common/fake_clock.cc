@@ -14,24 +14,24 @@ FakeClock::FakeClock(absl::Time start)
     : wall_(start), mono_(MonotonicTime::FromEpoch(absl::Hours(1))) {}
 
 absl::Time FakeClock::Now() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return wall_;
 }
 
 MonotonicTime FakeClock::MonotonicNow() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return mono_;
 }
 
 void FakeClock::Advance(absl::Duration d) {
   ABSL_RAW_CHECK(d >= absl::ZeroDuration(), "FakeClock::Advance: negative");
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   wall_ += d;
   mono_ += d;
 }
 
 void FakeClock::SetWallTime(absl::Time t) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   wall_ = t;
 }
 

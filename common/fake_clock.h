@@ -4,7 +4,7 @@
 #define KILN_COMMON_FAKE_CLOCK_H_
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 
@@ -30,7 +30,7 @@ class FakeClock final : public Clock {
   void SetWallTime(absl::Time t);
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::Time wall_ ABSL_GUARDED_BY(mu_);
   MonotonicTime mono_ ABSL_GUARDED_BY(mu_);
 };

@@ -42,7 +42,7 @@ std::string IdGenerator::Next(absl::string_view prefix) {
   uint64_t ms = now_ms < 0 ? 0 : static_cast<uint64_t>(now_ms);
   if (ms > kMaxMillis) ms = kMaxMillis;
 
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // Wall time may step back (NTP); never let ids go backwards.
   if (ms <= last_ms_ && last_ms_ != 0) {
     ms = last_ms_;

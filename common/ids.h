@@ -8,7 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "common/clock.h"
@@ -35,7 +35,7 @@ class IdGenerator {
 
  private:
   const Clock* const clock_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   uint64_t last_ms_ ABSL_GUARDED_BY(mu_) = 0;
   // The 80 random bits of the last id: high 16 bits, low 64 bits.
