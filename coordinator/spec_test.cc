@@ -1,0 +1,280 @@
+#include <string>
+
+#include "coordinator/spec_parser.h"
+#include "coordinator/spec_validator.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+const ModelCatalog& Models() {
+  static const ModelCatalog* const c = new ModelCatalog(ModelCatalog::Builtin());
+  return *c;
+}
+
+// The problems of `yaml` (parse or validation), or "" when it is valid.
+std::string Problems(const std::string& yaml) {
+  auto parsed = ParseAndValidate(yaml, "job.yaml", Models());
+  if (parsed.ok()) return "";
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(parsed.status().message());
+}
+
+constexpr char kIssueExample[] = R"(name: browser-renderer
+repo: {path: ./repo, ref: main}
+model: kimi-k2
+routing:
+  - {match: "*.css", model: gpt-4o-mini}
+fallback: [gpt-4o]
+context:
+  system: You are a senior engineer ...
+  files: [game/board.go]
+task: add a browser renderer
+files:
+  - {path: web/input.go, instructions: "read keys", expected_tokens: 900}
+  - {path: web/renderer.go, instructions: "...", deps: [web/input.go], expected_tokens: 1750}
+checks:
+  - {match: "*.js", command: "node --check {file}"}
+build: {command: "make check", permits: 1, timeout: 120s}
+limits: {max_repairs: 2, budget_usd: 0.50, deadline: 30m}
+)";
+
+TEST(SpecParser, ReadsTheIssueExample) {
+  auto parsed = ParseAndValidate(kIssueExample, "job.yaml", Models());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->single_job);
+  ASSERT_EQ(parsed->batch.jobs_size(), 1);
+  const kiln::v1::JobSpec& j = parsed->batch.jobs(0);
+  EXPECT_EQ(j.name(), "browser-renderer");
+  EXPECT_EQ(j.repo().path(), "./repo");
+  EXPECT_EQ(j.repo().ref(), "main");
+  EXPECT_EQ(j.model().model(), "kimi-k2");
+  ASSERT_EQ(j.model().routing_size(), 1);
+  EXPECT_EQ(j.model().routing(0).match(), "*.css");
+  EXPECT_EQ(j.model().routing(0).model(), "gpt-4o-mini");
+  EXPECT_EQ(j.model().fallback(0), "gpt-4o");
+  EXPECT_EQ(j.context().files(0), "game/board.go");
+  EXPECT_EQ(j.task(), "add a browser renderer");
+  ASSERT_EQ(j.files_size(), 2);
+  EXPECT_EQ(j.files(1).deps(0), "web/input.go");
+  EXPECT_EQ(j.files(1).expected_tokens(), 1750);
+  EXPECT_EQ(j.checks(0).command(), "node --check {file}");
+  EXPECT_EQ(j.build().permits(), 1);
+  EXPECT_EQ(j.build().timeout().seconds(), 120);
+  EXPECT_EQ(j.limits().max_repairs(), 2);
+  EXPECT_DOUBLE_EQ(j.limits().budget_usd(), 0.5);
+  EXPECT_EQ(j.limits().deadline().seconds(), 1800);
+  // Locations are recorded per field.
+  const auto& loc = parsed->locations.at("jobs[0].files[1].deps[0]");
+  EXPECT_EQ(loc.file(), "job.yaml");
+  EXPECT_EQ(loc.line(), 13);
+}
+
+TEST(SpecParser, BatchWithJobsMatrixAndPolicy) {
+  auto parsed = ParseAndValidate(R"(name: bulk
+policy: {seed: always, release: completion, concurrency: 64, requests_per_minute: 500}
+jobs:
+  - name: one
+    repo: ./one
+    model: gpt-4o
+    files: [{path: a.py, instructions: x}]
+matrix:
+  repos:
+    - ./svc-a
+    - {url: "https://git.example/b.git", ref: v1, name: svc-b}
+    - {repo: {path: ./svc-c}, name: svc-c}
+  job:
+    name: bump
+    model: gpt-4o-mini
+    files: [{path: go.mod, instructions: bump the version}]
+)",
+                                 "batch.yaml", Models());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_FALSE(parsed->single_job);
+  const auto& p = parsed->batch.policy();
+  EXPECT_EQ(p.seed(), kiln::v1::SEED_MODE_ALWAYS);
+  EXPECT_EQ(p.release(), kiln::v1::RELEASE_MODE_COMPLETION);
+  EXPECT_EQ(p.max_concurrency(), 64);
+  EXPECT_EQ(p.requests_per_minute(), 500);
+  const auto jobs = ExpandJobs(parsed->batch);
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_EQ(jobs[0].name(), "one");
+  EXPECT_EQ(jobs[1].name(), "bump-0");
+  EXPECT_EQ(jobs[1].repo().path(), "./svc-a");
+  EXPECT_EQ(jobs[2].name(), "svc-b");
+  EXPECT_EQ(jobs[2].repo().url(), "https://git.example/b.git");
+  EXPECT_EQ(jobs[2].repo().ref(), "v1");
+  EXPECT_EQ(jobs[3].name(), "svc-c");
+  EXPECT_EQ(jobs[3].repo().path(), "./svc-c");
+  EXPECT_EQ(jobs[3].model().model(), "gpt-4o-mini");
+  EXPECT_EQ(jobs[3].files(0).path(), "go.mod");
+}
+
+// A minimal valid job, with `extra` lines appended to its files.
+std::string Job(const std::string& files) {
+  return "name: j\nrepo: ./r\nmodel: gpt-4o\nfiles:\n" + files;
+}
+
+TEST(SpecValidation, UnknownDep) {
+  EXPECT_EQ(Problems(Job("  - {path: a.js, instructions: x, deps: [b.js]}\n")),
+            "job.yaml:5:42: files[0].deps[0]: unknown dep 'b.js': not a file "
+            "of this job");
+}
+
+TEST(SpecValidation, CycleIsPrinted) {
+  EXPECT_EQ(Problems(Job("  - {path: a.js, instructions: x, deps: [c.js]}\n"
+                         "  - {path: b.js, instructions: x, deps: [a.js]}\n"
+                         "  - {path: c.js, instructions: x, deps: [b.js]}\n")),
+            "job.yaml:5:41: files[0].deps: dependency cycle: a.js -> c.js -> "
+            "b.js -> a.js");
+}
+
+TEST(SpecValidation, SelfDependency) {
+  EXPECT_EQ(Problems(Job("  - {path: a.js, instructions: x, deps: [a.js]}\n")),
+            "job.yaml:5:42: files[0].deps[0]: a file cannot depend on itself");
+}
+
+TEST(SpecValidation, DuplicatePath) {
+  EXPECT_EQ(Problems(Job("  - {path: a.js, instructions: x}\n"
+                         "  - {path: a.js, instructions: y}\n")),
+            "job.yaml:6:12: files[1].path: duplicate path 'a.js' (also "
+            "files[0])");
+}
+
+TEST(SpecValidation, PathsThatEscapeTheRepo) {
+  EXPECT_EQ(Problems(Job("  - {path: /etc/passwd, instructions: x}\n")),
+            "job.yaml:5:12: files[0].path: path is absolute; want "
+            "repo-relative");
+  EXPECT_EQ(Problems(Job("  - {path: ../../etc/passwd, instructions: x}\n")),
+            "job.yaml:5:12: files[0].path: path escapes the repository ('..')");
+  EXPECT_EQ(Problems(Job("  - {path: 'a\\..\\..\\b', instructions: x}\n")),
+            "job.yaml:5:12: files[0].path: path contains a backslash; use '/'");
+  EXPECT_EQ(Problems(Job("  - {path: \"a\\0b\", instructions: x}\n")),
+            "job.yaml:5:12: files[0].path: path contains a NUL byte");
+  EXPECT_EQ(Problems(Job("  - {path: web/../../x, instructions: x}\n")),
+            "job.yaml:5:12: files[0].path: path escapes the repository ('..')");
+}
+
+TEST(SpecValidation, EmptyInstructions) {
+  EXPECT_EQ(Problems(Job("  - {path: a.js, instructions: \"  \"}\n")),
+            "job.yaml:5:32: files[0].instructions: must not be empty");
+  EXPECT_EQ(Problems(Job("  - {path: a.js}\n")),
+            "job.yaml:5:5: files[0].instructions: must not be empty");
+}
+
+TEST(SpecValidation, UnknownModel) {
+  const std::string p = Problems(
+      "name: j\nrepo: ./r\nmodel: gpt-5\nfiles: [{path: a, instructions: x}]\n");
+  EXPECT_EQ(p,
+            "job.yaml:3:8: model: unknown model 'gpt-5'; known: "
+            "claude-3.5-haiku, claude-3.5-sonnet, gpt-4o, gpt-4o-mini, kimi-k2");
+  EXPECT_EQ(Problems(Job("  - {path: a.css, instructions: x, model: tiny}\n"))
+                .substr(0, 52),
+            "job.yaml:5:43: files[0].model: unknown model 'tiny");
+}
+
+TEST(SpecValidation, BadLimits) {
+  EXPECT_EQ(Problems(Job("  - {path: a, instructions: x}\n") +
+                     "limits: {max_repairs: 50, budget_usd: -1}\n"
+                     "build: {command: make, permits: -2}\n"),
+            "job.yaml:6:23: limits.max_repairs: must be between 0 and 20, got "
+            "50\n"
+            "job.yaml:6:39: limits.budget_usd: must be a non-negative amount, "
+            "got -1\n"
+            "job.yaml:7:33: build.permits: must be between 0 and 1024, got -2");
+}
+
+// Type errors are reported before (and instead of) semantic checks, which
+// would only repeat them.
+TEST(SpecValidation, BadDurations) {
+  EXPECT_EQ(Problems(Job("  - {path: a, instructions: x}\n") +
+                     "limits: {max_repairs: 50, deadline: 10}\n"
+                     "build: {command: make, timeout: -3s}\n"),
+            "job.yaml:6:37: limits.deadline: want a duration like 90s, 5m or "
+            "1h30m, got '10'\n"
+            "job.yaml:7:33: build.timeout: must not be negative, got '-3s'");
+}
+
+TEST(SpecValidation, NoFilesAndNoTask) {
+  EXPECT_EQ(Problems("name: j\nrepo: ./r\nmodel: gpt-4o\n"),
+            "job.yaml:1:1: the job has no files and no task: list files, or "
+            "give a task to plan");
+  // A task alone is fine: a PLAN task will produce the files.
+  EXPECT_EQ(Problems("name: j\nrepo: ./r\nmodel: gpt-4o\ntask: add a CLI\n"), "");
+}
+
+TEST(SpecValidation, UnknownFieldsAndWrongTypes) {
+  EXPECT_EQ(Problems("name: j\nrepo: ./r\nmodel: gpt-4o\nfles: []\ntask: t\n"),
+            "job.yaml:4:1: fles: unknown field 'fles' (did you mean 'files'?)");
+  EXPECT_EQ(Problems(Job("  - {path: a, instructions: x, expected_tokens: lots}\n")),
+            "job.yaml:5:49: files[0].expected_tokens: want a whole number, got "
+            "'lots'");
+  EXPECT_EQ(Problems("name: j\nrepo: ./r\nmodel: gpt-4o\nfiles: {a: 1}\n"),
+            "job.yaml:4:8: files: want a list, got a mapping");
+}
+
+TEST(SpecValidation, SyntaxErrorNamesTheLine) {
+  const std::string p = Problems("name: j\nfiles: [\n  {path: a\n");
+  EXPECT_EQ(p.substr(0, 9), "job.yaml:");
+  EXPECT_NE(p.find("invalid YAML"), std::string::npos) << p;
+}
+
+TEST(SpecValidation, RepoAndNames) {
+  EXPECT_EQ(Problems("name: 'bad name'\nmodel: gpt-4o\ntask: t\n"),
+            "job.yaml:1:1: repo: required: give a path or a url\n"
+            "job.yaml:1:7: name: 'bad name' may only use letters, digits, '.', "
+            "'_' and '-'");
+  EXPECT_EQ(Problems("name: j\nrepo: {path: a, url: 'https://x/y'}\nmodel: gpt-4o\n"
+                     "task: t\n"),
+            "job.yaml:2:7: repo: give either path or url, not both");
+}
+
+TEST(SpecValidation, DuplicateJobNamesAcrossMatrix) {
+  EXPECT_EQ(Problems(R"(jobs:
+  - {name: svc-a, repo: ./a, model: gpt-4o, task: t}
+matrix:
+  repos: [{path: ./x, name: svc-a}, ./y]
+  job: {name: t, model: gpt-4o, task: t}
+)"),
+            "job.yaml:4:11: matrix.repos[0].name: duplicate job name 'svc-a' "
+            "(also jobs[0].name)");
+}
+
+TEST(SpecValidation, MatrixTemplateHasNoRepo) {
+  EXPECT_EQ(Problems(R"(matrix:
+  repos: [./x]
+  job: {name: t, repo: ./z, model: gpt-4o, task: t}
+)"),
+            "job.yaml:3:24: matrix.job.repo: set repos under matrix.repos, not "
+            "in the template");
+}
+
+TEST(SpecValidation, PolicyValues) {
+  EXPECT_EQ(Problems(R"(policy: {seed: sometimes, release: later}
+jobs: [{name: a, repo: ./a, model: gpt-4o, task: t}]
+)"),
+            "job.yaml:1:16: policy.seed: want auto, always or never, got "
+            "'sometimes'\n"
+            "job.yaml:1:36: policy.release: want first_token or completion, got "
+            "'later'");
+  EXPECT_EQ(Problems(R"(policy: {concurrency: -1}
+jobs: [{name: a, repo: ./a, model: gpt-4o, task: t}]
+)"),
+            "job.yaml:1:23: policy.concurrency: must not be negative, got -1");
+}
+
+TEST(SpecValidation, EveryProblemIsReportedAtOnce) {
+  const std::string p =
+      Problems(Job("  - {path: /abs, instructions: x}\n"
+                   "  - {path: b.js, instructions: '', deps: [nope]}\n"));
+  EXPECT_EQ(std::count(p.begin(), p.end(), '\n'), 2) << p;
+}
+
+TEST(ReadSpecFile, MissingFileIsNotFound) {
+  auto r = ReadSpecFile("/nonexistent/kiln/job.yaml");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.status().message(), "/nonexistent/kiln/job.yaml: no such file");
+}
+
+}  // namespace
+}  // namespace kiln
