@@ -168,9 +168,9 @@ TEST(SpecValidation, UnknownModel) {
   EXPECT_EQ(p,
             "job.yaml:3:8: model: unknown model 'gpt-5'; known: "
             "claude-3.5-haiku, claude-3.5-sonnet, gpt-4o, gpt-4o-mini, kimi-k2");
-  EXPECT_EQ(Problems(Job("  - {path: a.css, instructions: x, model: tiny}\n"))
-                .substr(0, 52),
-            "job.yaml:5:43: files[0].model: unknown model 'tiny");
+  EXPECT_EQ(Problems(Job("  - {path: a.css, instructions: x, model: tiny}\n")),
+            "job.yaml:5:43: files[0].model: unknown model 'tiny'; known: "
+            "claude-3.5-haiku, claude-3.5-sonnet, gpt-4o, gpt-4o-mini, kimi-k2");
 }
 
 TEST(SpecValidation, BadLimits) {
