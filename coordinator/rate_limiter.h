@@ -1,0 +1,72 @@
+// Cluster-wide pacing of LLM requests: token buckets per model for requests,
+// input tokens and output tokens per minute, so a fleet of workers does not
+// set off a 429 storm. Event-loop-only (not thread-safe); time is passed in.
+#ifndef KILN_COORDINATOR_RATE_LIMITER_H_
+#define KILN_COORDINATOR_RATE_LIMITER_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "llm/model_profile.h"
+
+namespace kiln {
+
+// A bucket of `per_minute` units refilled continuously; starts full.
+class TokenBucket {
+ public:
+  TokenBucket() = default;
+  explicit TokenBucket(int64_t per_minute);
+
+  bool unlimited() const { return per_minute_ <= 0; }
+  // Takes `amount` if available at `now`. An amount larger than the whole
+  // bucket is admitted when the bucket is full (it could never fit).
+  bool TryTake(double amount, MonotonicTime now);
+  // How long until `amount` can be taken (zero when it can now).
+  absl::Duration Wait(double amount, MonotonicTime now);
+
+ private:
+  void Refill(MonotonicTime now);
+  int64_t per_minute_ = 0;
+  double level_ = 0;
+  MonotonicTime last_;
+  bool started_ = false;
+};
+
+// One request's demand on a model's limits.
+struct RequestCost {
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+};
+
+class RateLimiter {
+ public:
+  // Limits per model from the catalog (profile limits), tightened by
+  // `requests_per_minute_cap` when positive.
+  explicit RateLimiter(const ModelCatalog* models,
+                       int64_t requests_per_minute_cap = 0);
+
+  // Admits one request to `model` at `now` (taking from all three buckets)
+  // or, when any bucket is short, takes nothing and returns false.
+  bool TryAdmit(const std::string& model, const RequestCost& cost,
+                MonotonicTime now);
+  // How long until TryAdmit could succeed.
+  absl::Duration Wait(const std::string& model, const RequestCost& cost,
+                      MonotonicTime now);
+
+ private:
+  struct Buckets {
+    TokenBucket requests, input, output;
+  };
+  Buckets& For(const std::string& model);
+
+  const ModelCatalog* models_;
+  int64_t rpm_cap_;
+  std::map<std::string, Buckets> buckets_;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_COORDINATOR_RATE_LIMITER_H_
