@@ -14,7 +14,10 @@ constexpr int kMinHeadroomTokens = 256;
 // Per-request framing around the variable blocks (role tags, file headers).
 constexpr int64_t kPromptOverheadTokens = 50;
 
-std::string PrefixKey(const kiln::v1::JobSpec& job, const std::string& model) {
+}  // namespace
+
+std::string PrefixKeyFor(const kiln::v1::JobSpec& job,
+                         const std::string& model) {
   Sha256 h;
   auto field = [&h](absl::string_view s) {
     h.Update(absl::StrCat(s.size(), ":"));
@@ -33,8 +36,6 @@ std::string PrefixKey(const kiln::v1::JobSpec& job, const std::string& model) {
   }
   return h.FinishHex();
 }
-
-}  // namespace
 
 CostModel::CostModel(const ModelCatalog* models, CostModelOptions options)
     : models_(models), options_(options) {}
@@ -94,7 +95,7 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
     plan.stable_prompt_tokens = stable;
     plan.variable_prompt_tokens =
         cost.TokensOf(job.task().size()) + kPromptOverheadTokens;
-    plan.prefix_key = PrefixKey(job, plan.model);
+    plan.prefix_key = PrefixKeyFor(job, plan.model);
     dag.plan_task = 0;
     dag.tasks.push_back(std::move(plan));
   } else {
@@ -150,7 +151,7 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
         t.deps.push_back(dep_task);
         t.variable_prompt_tokens += dag.tasks[dep_task].expected_output_tokens;
       }
-      t.prefix_key = PrefixKey(job, t.model);
+      t.prefix_key = PrefixKeyFor(job, t.model);
       task_of_file[fi] = t.index;
       dag.tasks.push_back(std::move(t));
     }

@@ -90,6 +90,11 @@ class CostModel {
 std::string ModelForFile(const kiln::v1::JobSpec& job,
                          const kiln::v1::FileSpec& file);
 
+// The cache-group key of `job`'s prompts to `model`: hex SHA-256 of the
+// model and the stable blocks (system, shared instructions and, when the job
+// puts repo files in the prefix, the repo and those files).
+std::string PrefixKeyFor(const kiln::v1::JobSpec& job, const std::string& model);
+
 // The DAG of a validated job (ValidateBatch found no problem): a PLAN task
 // when the job has a task and no files; otherwise a GENERATE per file (deps
 // as declared); a BUILD after every GENERATE when the job has a build

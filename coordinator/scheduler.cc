@@ -1,0 +1,786 @@
+#include "coordinator/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/yaml_reader.h"
+#include "coordinator/spec_validator.h"
+
+namespace kiln {
+
+using kiln::v1::TaskKind;
+
+namespace {
+
+bool Terminal(kiln::v1::TaskState s) {
+  return s == kiln::v1::TASK_STATE_SUCCEEDED ||
+         s == kiln::v1::TASK_STATE_FAILED ||
+         s == kiln::v1::TASK_STATE_CANCELLED;
+}
+
+bool WritesFile(TaskKind k) {
+  return k == kiln::v1::TASK_KIND_GENERATE || k == kiln::v1::TASK_KIND_REPAIR;
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
+struct Scheduler::TaskRec {
+  std::string id;
+  int job = 0;
+  TaskNode node;  // deps and dependents hold global task indices
+  kiln::v1::TaskState state = kiln::v1::TASK_STATE_PENDING;
+  int64_t attempt = 0;
+  int failures = 0;
+  int capacity_failures = 0;
+  int fallback_next = 0;
+  int pending = 0;  // unfinished deps
+  int repair_round = 0;
+  bool in_ready = false;
+  MonotonicTime not_before;
+};
+
+struct Scheduler::JobRec {
+  std::string id;
+  std::string name;
+  int batch = 0;
+  int seq = 0;
+  kiln::v1::JobSpec spec;
+  JobPhase phase = JobPhase::kRunning;
+  std::string reason;
+  bool any_failed = false;
+  bool finalized = false;
+  std::vector<int> tasks;
+  std::set<ReadyKey> ready;
+  bool in_order = false;
+  int started = 0;
+  int open = 0;
+  int files_total = 0;
+  int files_done = 0;
+  int files_failed = 0;
+  double cost = 0;
+  int build_task = -1;
+  absl::Duration lower_bound;
+  std::map<std::string, int> repairs;  // path -> repairs so far
+};
+
+struct Scheduler::BatchRec {
+  std::string id;
+  kiln::v1::SchedulingPolicy policy;
+  std::vector<int> jobs;
+  int leased = 0;
+  int open_jobs = 0;
+  BatchTotals totals;
+};
+
+struct Scheduler::GroupRec {
+  enum State { kCold, kSeeding, kWarm };
+  State state = kCold;
+  int seed = -1;
+  MonotonicTime warm_until;
+  std::vector<int> held;
+  int open = 0;  // unfinished tasks in the group
+};
+
+Scheduler::Scheduler(const Clock* clock, const ModelCatalog* models,
+                     SchedulerOptions options)
+    : clock_(clock),
+      models_(models),
+      options_(options),
+      cost_(models, options.cost),
+      limiter_(models, options.requests_per_minute_cap),
+      rng_(options.random_seed) {}
+
+Scheduler::~Scheduler() = default;
+
+absl::Status Scheduler::AddBatch(const std::string& batch_id,
+                                 const kiln::v1::BatchSpec& spec) {
+  if (batch_index_.count(batch_id)) {
+    return absl::AlreadyExistsError(absl::StrCat("batch ", batch_id, " exists"));
+  }
+  ValidateOptions vo;
+  vo.file = "batch " + batch_id;
+  const absl::Status valid =
+      ProblemsToStatus(ValidateBatch(spec, *models_, {}, vo));
+  if (!valid.ok()) return valid;
+
+  const MonotonicTime now = clock_->MonotonicNow();
+  const int b = static_cast<int>(batches_.size());
+  batches_.emplace_back();
+  batches_[b].id = batch_id;
+  batches_[b].policy = spec.policy();
+  batch_index_[batch_id] = b;
+
+  std::vector<int> roots;
+  for (kiln::v1::JobSpec& job_spec : ExpandJobs(spec)) {
+    const int j = static_cast<int>(jobs_.size());
+    jobs_.emplace_back();
+    JobRec& job = jobs_[j];
+    job.id = absl::StrCat(batch_id, "/", job_spec.name());
+    job.name = job_spec.name();
+    job.batch = b;
+    job.seq = j;
+    job.files_total = job_spec.files_size();
+    job.spec = std::move(job_spec);
+    job_index_[job.id] = j;
+    batches_[b].jobs.push_back(j);
+    batches_[b].open_jobs++;
+
+    JobDag dag = BuildJobDag(jobs_[j].spec, cost_);
+    jobs_[j].lower_bound = CriticalPathLowerBound(dag, cost_);
+    std::vector<int> global(dag.tasks.size());
+    for (size_t i = 0; i < dag.tasks.size(); ++i) {
+      TaskNode n = std::move(dag.tasks[i]);
+      for (int& d : n.deps) d = global[d];  // deps come earlier (topological)
+      n.dependents.clear();
+      global[i] = AddTask(j, std::move(n));
+    }
+    if (dag.build_task >= 0) jobs_[j].build_task = global[dag.build_task];
+    for (int g : global) {
+      if (tasks_[g].pending == 0) roots.push_back(g);
+    }
+    const auto& deadline = jobs_[j].spec.limits().deadline();
+    if (FromProto(deadline) > absl::ZeroDuration()) {
+      deadlines_.insert({now + FromProto(deadline), j});
+    }
+  }
+  for (int t : roots) MakeReady(t);
+  for (int j : batches_[b].jobs) CheckJobDone(j);
+  return absl::OkStatus();
+}
+
+int Scheduler::AddTask(int j, TaskNode node) {
+  const int t = static_cast<int>(tasks_.size());
+  JobRec& job = jobs_[j];
+  tasks_.emplace_back();
+  TaskRec& task = tasks_[t];
+  task.id = absl::StrCat(job.id, "/", job.tasks.size());
+  task.job = j;
+  node.index = t;
+  task.pending = static_cast<int>(node.deps.size());
+  task.node = std::move(node);
+  for (int d : task.node.deps) tasks_[d].node.dependents.push_back(t);
+  job.tasks.push_back(t);
+  job.open++;
+  task_index_[task.id] = t;
+  GroupJoin(t);
+  events_.push_back({task.id, task.state, 0, ""});
+  return t;
+}
+
+void Scheduler::GroupJoin(int t) {
+  if (tasks_[t].node.kind == kiln::v1::TASK_KIND_BUILD) return;
+  groups_[tasks_[t].node.prefix_key].open++;
+}
+
+void Scheduler::GroupLeave(int t) {
+  TaskRec& task = tasks_[t];
+  if (task.node.kind == kiln::v1::TASK_KIND_BUILD) return;
+  GroupRec& g = groups_[task.node.prefix_key];
+  g.open--;
+  if (g.seed == t) SeedLost(t);
+}
+
+void Scheduler::SetState(int t, kiln::v1::TaskState s, std::string reason) {
+  TaskRec& task = tasks_[t];
+  if (task.state == kiln::v1::TASK_STATE_LEASED && s != task.state) {
+    batches_[jobs_[task.job].batch].leased--;
+    leased_count_--;
+  }
+  task.state = s;
+  events_.push_back({task.id, s, task.attempt, std::move(reason)});
+}
+
+void Scheduler::InsertJobOrder(int j) {
+  JobRec& job = jobs_[j];
+  if (job.in_order || job.ready.empty()) return;
+  job_order_.insert({job.started, job.seq});
+  job.in_order = true;
+}
+
+void Scheduler::EraseJobOrder(int j) {
+  JobRec& job = jobs_[j];
+  if (!job.in_order) return;
+  job_order_.erase({job.started, job.seq});
+  job.in_order = false;
+}
+
+void Scheduler::MakeReady(int t) {
+  SetState(t, kiln::v1::TASK_STATE_READY);
+  EnqueueReady(t);
+}
+
+void Scheduler::EnqueueReady(int t) {
+  TaskRec& task = tasks_[t];
+  if (task.in_ready) return;
+  JobRec& job = jobs_[task.job];
+  job.ready.insert(
+      {-absl::ToInt64Milliseconds(task.node.remaining_critical_path), t});
+  task.in_ready = true;
+  ready_count_++;
+  InsertJobOrder(task.job);
+}
+
+void Scheduler::RemoveReady(int t) {
+  TaskRec& task = tasks_[t];
+  if (!task.in_ready) return;
+  JobRec& job = jobs_[task.job];
+  job.ready.erase(
+      {-absl::ToInt64Milliseconds(task.node.remaining_critical_path), t});
+  task.in_ready = false;
+  ready_count_--;
+  if (job.ready.empty()) EraseJobOrder(task.job);
+}
+
+bool Scheduler::NeedsSeeding(const TaskRec& task, const GroupRec& g) const {
+  const auto& policy = batches_[jobs_[task.job].batch].policy;
+  if (policy.seed() == kiln::v1::SEED_MODE_NEVER) return false;
+  if (g.open < 2) return false;  // groups of one are never held
+  if (policy.seed() == kiln::v1::SEED_MODE_ALWAYS) return true;
+  const ModelProfile* p = models_->Find(task.node.model);
+  return p != nullptr && task.node.stable_prompt_tokens >= p->cache_min_tokens;
+}
+
+void Scheduler::Hold(int t, GroupRec& g) {
+  SetState(t, kiln::v1::TASK_STATE_HELD, "waiting for the cache seed");
+  g.held.push_back(t);
+}
+
+void Scheduler::ReleaseHeld(GroupRec& g) {
+  std::vector<int> held;
+  held.swap(g.held);
+  for (int t : held) {
+    if (tasks_[t].state == kiln::v1::TASK_STATE_HELD) MakeReady(t);
+  }
+}
+
+void Scheduler::MakeWarm(GroupRec& g, MonotonicTime now) {
+  const int seed = g.seed;
+  g.state = GroupRec::kWarm;
+  g.seed = -1;
+  const ModelProfile* p =
+      seed >= 0 ? models_->Find(tasks_[seed].node.model) : nullptr;
+  g.warm_until = now + (p ? p->cache_ttl : absl::Minutes(5));
+  ReleaseHeld(g);
+}
+
+void Scheduler::SeedLost(int t) {
+  GroupRec& g = groups_[tasks_[t].node.prefix_key];
+  if (g.seed != t) return;
+  // The next dispatch picks a new seed among the released tasks.
+  g.seed = -1;
+  g.state = GroupRec::kCold;
+  ReleaseHeld(g);
+}
+
+std::vector<Dispatched> Scheduler::Dispatch(int slots) {
+  Tick();
+  const MonotonicTime now = clock_->MonotonicNow();
+  rate_wakeup_.reset();
+  std::vector<Dispatched> out;
+  std::vector<int> skipped;
+  while (static_cast<int>(out.size()) < slots && !job_order_.empty()) {
+    const int j = job_order_.begin()->second;
+    EraseJobOrder(j);
+    JobRec& job = jobs_[j];
+    BatchRec& batch = batches_[job.batch];
+    if (batch.policy.max_concurrency() > 0 &&
+        batch.leased >= batch.policy.max_concurrency()) {
+      skipped.push_back(j);
+      continue;
+    }
+    const int t = job.ready.begin()->second;
+    TaskRec& task = tasks_[t];
+    bool seed = false;
+    if (task.node.kind != kiln::v1::TASK_KIND_BUILD) {
+      GroupRec& g = groups_[task.node.prefix_key];
+      const ModelProfile* p = models_->Find(task.node.model);
+      if (g.state == GroupRec::kWarm && now >= g.warm_until) {
+        g.state = GroupRec::kCold;  // the provider's TTL lapsed
+      }
+      if (NeedsSeeding(task, g)) {
+        if (g.state == GroupRec::kSeeding) {
+          RemoveReady(t);
+          Hold(t, g);
+          InsertJobOrder(j);
+          continue;
+        }
+        seed = g.state == GroupRec::kCold;
+      }
+      const RequestCost rc{
+          task.node.stable_prompt_tokens + task.node.variable_prompt_tokens,
+          task.node.expected_output_tokens};
+      if (!limiter_.TryAdmit(task.node.model, rc, now)) {
+        const MonotonicTime at = now + limiter_.Wait(task.node.model, rc, now);
+        if (!rate_wakeup_ || at < *rate_wakeup_) rate_wakeup_ = at;
+        skipped.push_back(j);
+        continue;
+      }
+      if (seed) {
+        g.state = GroupRec::kSeeding;
+        g.seed = t;
+      } else if (g.state == GroupRec::kWarm) {
+        g.warm_until = now + (p ? p->cache_ttl : absl::Minutes(5));
+      }
+    }
+    RemoveReady(t);
+    task.attempt++;
+    SetState(t, kiln::v1::TASK_STATE_LEASED);
+    batch.leased++;
+    leased_count_++;
+    job.started++;
+    Dispatched d;
+    d.task_id = task.id;
+    d.attempt = task.attempt;
+    d.kind = task.node.kind;
+    d.batch_id = batch.id;
+    d.job_id = job.id;
+    d.path = task.node.path;
+    d.model = task.node.model;
+    d.prefix_key = task.node.prefix_key;
+    d.max_output_tokens = task.node.max_output_tokens;
+    d.repair_round = task.repair_round;
+    d.seed = seed;
+    out.push_back(std::move(d));
+    InsertJobOrder(j);
+  }
+  for (int j : skipped) InsertJobOrder(j);
+  return out;
+}
+
+absl::Status Scheduler::Fence(const std::string& task_id, int64_t attempt,
+                              int* t) const {
+  auto it = task_index_.find(task_id);
+  if (it == task_index_.end()) {
+    return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  }
+  const TaskRec& task = tasks_[it->second];
+  if (task.state != kiln::v1::TASK_STATE_LEASED || task.attempt != attempt) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "stale attempt %d of task %s (current attempt %d, %s)", attempt,
+        task_id, task.attempt, kiln::v1::TaskState_Name(task.state)));
+  }
+  *t = it->second;
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::OnFirstToken(const std::string& task_id,
+                                     int64_t attempt) {
+  int t = 0;
+  if (absl::Status s = Fence(task_id, attempt, &t); !s.ok()) return s;
+  const TaskRec& task = tasks_[t];
+  GroupRec& g = groups_[task.node.prefix_key];
+  const MonotonicTime now = clock_->MonotonicNow();
+  const auto release = batches_[jobs_[task.job].batch].policy.release();
+  if (g.seed == t) {
+    if (release != kiln::v1::RELEASE_MODE_COMPLETION) MakeWarm(g, now);
+  } else if (g.state == GroupRec::kWarm) {
+    const ModelProfile* p = models_->Find(task.node.model);
+    g.warm_until = now + (p ? p->cache_ttl : absl::Minutes(5));
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::Account(int t, const AttemptReport& r) {
+  TaskRec& task = tasks_[t];
+  JobRec& job = jobs_[task.job];
+  BatchTotals& totals = batches_[job.batch].totals;
+  job.cost += r.cost_usd;
+  totals.cost_usd += r.cost_usd;
+  totals.uncached_cost_usd += r.uncached_cost_usd;
+  totals.usage.input += r.usage.input;
+  totals.usage.cache_read += r.usage.cache_read;
+  totals.usage.cache_write += r.usage.cache_write;
+  totals.usage.output += r.usage.output;
+  if (task.node.kind != kiln::v1::TASK_KIND_BUILD) totals.llm_requests++;
+  if (r.outcome == AttemptOutcome::kCapacity) totals.capacity_errors++;
+}
+
+absl::Status Scheduler::OnResult(const std::string& task_id, int64_t attempt,
+                                 const AttemptReport& report) {
+  int t = 0;
+  if (absl::Status s = Fence(task_id, attempt, &t); !s.ok()) return s;
+  Account(t, report);
+  TaskRec& task = tasks_[t];
+  const int j = task.job;
+  switch (report.outcome) {
+    case AttemptOutcome::kSucceeded:
+      task.capacity_failures = 0;
+      if (task.node.kind == kiln::v1::TASK_KIND_PLAN) {
+        ExpandPlan(t, report.plan_files);
+        break;
+      }
+      if (WritesFile(task.node.kind)) jobs_[j].files_done++;
+      Finish(t, kiln::v1::TASK_STATE_SUCCEEDED, "");
+      CompleteDep(t);
+      break;
+    case AttemptOutcome::kRetryable:
+      Retry(t, /*capacity=*/false, report.error);
+      break;
+    case AttemptOutcome::kCapacity:
+      Retry(t, /*capacity=*/true, report.error);
+      break;
+    case AttemptOutcome::kFailed:
+      jobs_[j].any_failed = true;
+      if (WritesFile(task.node.kind)) jobs_[j].files_failed++;
+      Finish(t, kiln::v1::TASK_STATE_FAILED, report.error);
+      CancelDependents(t, absl::StrCat("dependency ", task_id, " failed"));
+      break;
+    case AttemptOutcome::kCheckFailed:
+      if (WritesFile(task.node.kind)) {
+        // The request completed, so its prefix is cached.
+        GroupRec& g = groups_[task.node.prefix_key];
+        if (g.seed == t) MakeWarm(g, clock_->MonotonicNow());
+        Repair(t);
+      } else {
+        jobs_[j].any_failed = true;
+        Finish(t, kiln::v1::TASK_STATE_FAILED,
+               report.error.empty() ? "build failed" : report.error);
+        CancelDependents(t, absl::StrCat("dependency ", task_id, " failed"));
+      }
+      break;
+  }
+  JobRec& job = jobs_[j];
+  const double budget = job.spec.limits().budget_usd();
+  if (budget > 0 && job.cost >= budget && job.phase == JobPhase::kRunning &&
+      job.open > 0) {
+    CancelJob(j, JobPhase::kFailed,
+              absl::StrFormat("budget_usd reached: spent $%.4f of $%.4f",
+                              job.cost, budget));
+  }
+  CheckJobDone(j);
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::OnLeaseLost(const std::string& task_id,
+                                    int64_t attempt) {
+  int t = 0;
+  if (absl::Status s = Fence(task_id, attempt, &t); !s.ok()) return s;
+  Retry(t, /*capacity=*/false, "lease lost");
+  return absl::OkStatus();
+}
+
+absl::Duration Scheduler::Backoff(int failures) {
+  const double exp = std::ldexp(1.0, std::min(failures - 1, 30));
+  absl::Duration d = std::min(options_.backoff_base * exp, options_.backoff_max);
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  return std::min(d * jitter(rng_), options_.backoff_max);
+}
+
+void Scheduler::Retry(int t, bool capacity, const std::string& reason) {
+  TaskRec& task = tasks_[t];
+  JobRec& job = jobs_[task.job];
+  task.failures++;
+  if (task.failures >= options_.max_attempts) {
+    job.any_failed = true;
+    if (WritesFile(task.node.kind)) job.files_failed++;
+    Finish(t, kiln::v1::TASK_STATE_FAILED,
+           absl::StrCat("gave up after ", task.failures, " attempts: ", reason));
+    CancelDependents(t, absl::StrCat("dependency ", task.id, " failed"));
+    return;
+  }
+  SeedLost(t);
+  std::string why = reason;
+  if (capacity) {
+    task.capacity_failures++;
+    const auto& fallback = job.spec.model().fallback();
+    if (task.capacity_failures >= options_.capacity_errors_before_fallback &&
+        task.fallback_next < fallback.size()) {
+      GroupLeave(t);
+      const std::string from = task.node.model;
+      task.node.model = fallback[task.fallback_next++];
+      task.node.prefix_key = PrefixKeyFor(job.spec, task.node.model);
+      GroupJoin(t);
+      task.capacity_failures = 0;
+      why = absl::StrCat(reason, "; falling back from ", from, " to ",
+                         task.node.model);
+    }
+  } else {
+    task.capacity_failures = 0;
+  }
+  task.not_before = clock_->MonotonicNow() + Backoff(task.failures);
+  SetState(t, kiln::v1::TASK_STATE_READY, why);
+  delayed_.push({task.not_before, t});
+}
+
+void Scheduler::Finish(int t, kiln::v1::TaskState s, std::string reason) {
+  TaskRec& task = tasks_[t];
+  if (Terminal(task.state)) return;
+  RemoveReady(t);
+  GroupRec& g = groups_[task.node.prefix_key];
+  if (g.seed == t && s == kiln::v1::TASK_STATE_SUCCEEDED) {
+    MakeWarm(g, clock_->MonotonicNow());
+  }
+  SetState(t, s, std::move(reason));
+  GroupLeave(t);  // a seed that did not succeed hands its role on
+  jobs_[task.job].open--;
+}
+
+void Scheduler::CompleteDep(int t) {
+  for (int d : tasks_[t].node.dependents) {
+    TaskRec& dep = tasks_[d];
+    if (dep.state != kiln::v1::TASK_STATE_PENDING) continue;
+    if (--dep.pending == 0) MakeReady(d);
+  }
+}
+
+void Scheduler::CancelDependents(int t, const std::string& reason) {
+  std::vector<int> stack(tasks_[t].node.dependents);
+  while (!stack.empty()) {
+    const int d = stack.back();
+    stack.pop_back();
+    if (Terminal(tasks_[d].state)) continue;
+    if (tasks_[d].state == kiln::v1::TASK_STATE_LEASED) {
+      Dispatched c;
+      c.task_id = tasks_[d].id;
+      c.attempt = tasks_[d].attempt;
+      cancelled_leases_.push_back(c);
+    }
+    Finish(d, kiln::v1::TASK_STATE_CANCELLED, reason);
+    for (int e : tasks_[d].node.dependents) stack.push_back(e);
+  }
+}
+
+void Scheduler::Repair(int t) {
+  TaskRec& task = tasks_[t];
+  JobRec& job = jobs_[task.job];
+  const auto& limits = job.spec.limits();
+  const int max_repairs =
+      limits.no_repair() ? 0 : (limits.max_repairs() > 0 ? limits.max_repairs() : 2);
+  const int round = ++job.repairs[task.node.path];
+  if (round > max_repairs) {
+    job.any_failed = true;
+    job.files_failed++;
+    Finish(t, kiln::v1::TASK_STATE_FAILED,
+           absl::StrCat("checks still fail after ", max_repairs, " repairs"));
+    CancelDependents(t, absl::StrCat("dependency ", task.id, " failed"));
+    return;
+  }
+  TaskNode n;
+  n.kind = kiln::v1::TASK_KIND_REPAIR;
+  n.path = task.node.path;
+  n.model = task.node.model;
+  n.expected_output_tokens = task.node.expected_output_tokens;
+  n.max_output_tokens = RepairMaxTokens(cost_, task.node);
+  n.stable_prompt_tokens = task.node.stable_prompt_tokens;
+  // The previous code and its diagnostics join the variable part.
+  n.variable_prompt_tokens = task.node.variable_prompt_tokens +
+                             task.node.expected_output_tokens + 500;
+  n.prefix_key = task.node.prefix_key;
+  const std::vector<int> dependents = task.node.dependents;
+  task.node.dependents.clear();
+  const int r = AddTask(task.job, std::move(n));
+  TaskRec& repair = tasks_[r];
+  repair.repair_round = round;
+  repair.node.estimate = cost_.Estimate(repair.node);
+  absl::Duration after = absl::ZeroDuration();
+  for (int d : dependents) {
+    for (int& dep : tasks_[d].node.deps) {
+      if (dep == t) dep = r;
+    }
+    repair.node.dependents.push_back(d);
+    after = std::max(after, tasks_[d].node.remaining_critical_path);
+  }
+  repair.node.remaining_critical_path = repair.node.estimate + after;
+  Finish(t, kiln::v1::TASK_STATE_FAILED,
+         absl::StrCat("checks failed; repaired by ", repair.id));
+  MakeReady(r);
+}
+
+void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) {
+  TaskRec& plan = tasks_[t];
+  const int j = plan.job;
+  kiln::v1::JobSpec planned = jobs_[j].spec;
+  planned.clear_task();
+  for (const auto& f : files) *planned.add_files() = f;
+  kiln::v1::BatchSpec check;
+  *check.add_jobs() = planned;
+  ValidateOptions vo;
+  vo.file = "plan of " + jobs_[j].id;
+  const absl::Status valid =
+      ProblemsToStatus(ValidateBatch(check, *models_, {}, vo));
+  if (!valid.ok() || files.empty()) {
+    jobs_[j].any_failed = true;
+    Finish(t, kiln::v1::TASK_STATE_FAILED,
+           files.empty() ? "the plan has no files"
+                         : absl::StrCat("invalid plan: ", valid.message()));
+    CancelDependents(t, absl::StrCat("dependency ", plan.id, " failed"));
+    return;
+  }
+  JobDag dag = BuildJobDag(planned, cost_);
+  jobs_[j].lower_bound += CriticalPathLowerBound(dag, cost_);
+  jobs_[j].files_total = planned.files_size();
+  jobs_[j].spec = planned;
+  const int build = jobs_[j].build_task;
+  std::vector<int> global(dag.tasks.size(), -1);
+  std::vector<int> roots;
+  for (size_t i = 0; i < dag.tasks.size(); ++i) {
+    TaskNode n = std::move(dag.tasks[i]);
+    if (n.kind == kiln::v1::TASK_KIND_BUILD) continue;  // the job has one
+    for (int& d : n.deps) d = global[d];
+    n.dependents.clear();
+    const int g = AddTask(j, std::move(n));
+    global[i] = g;
+    if (tasks_[g].pending == 0) roots.push_back(g);
+    if (build >= 0) {
+      tasks_[build].node.deps.push_back(g);
+      tasks_[build].pending++;
+      tasks_[g].node.dependents.push_back(build);
+    }
+  }
+  Finish(t, kiln::v1::TASK_STATE_SUCCEEDED, "");
+  CompleteDep(t);
+  for (int r : roots) MakeReady(r);
+}
+
+void Scheduler::CancelJob(int j, JobPhase phase, const std::string& reason) {
+  JobRec& job = jobs_[j];
+  if (job.phase != JobPhase::kRunning) return;
+  job.phase = phase;
+  job.reason = reason;
+  for (int t : job.tasks) {
+    if (Terminal(tasks_[t].state)) continue;
+    if (tasks_[t].state == kiln::v1::TASK_STATE_LEASED) {
+      Dispatched c;
+      c.task_id = tasks_[t].id;
+      c.attempt = tasks_[t].attempt;
+      cancelled_leases_.push_back(c);
+    }
+    Finish(t, kiln::v1::TASK_STATE_CANCELLED, reason);
+  }
+  CheckJobDone(j);
+}
+
+void Scheduler::CheckJobDone(int j) {
+  JobRec& job = jobs_[j];
+  if (job.open > 0 || job.finalized) return;
+  job.finalized = true;
+  if (job.phase == JobPhase::kRunning) {
+    job.phase = job.any_failed ? JobPhase::kFailed : JobPhase::kSucceeded;
+  }
+  BatchRec& b = batches_[job.batch];
+  if (--b.open_jobs == 0) b.totals.done = true;
+}
+
+absl::Status Scheduler::CancelBatch(const std::string& batch_id,
+                                    const std::string& reason) {
+  auto it = batch_index_.find(batch_id);
+  if (it == batch_index_.end()) {
+    return absl::NotFoundError(absl::StrCat("no batch ", batch_id));
+  }
+  for (int j : batches_[it->second].jobs) {
+    CancelJob(j, JobPhase::kCancelled, reason);
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::Tick() {
+  const MonotonicTime now = clock_->MonotonicNow();
+  while (!delayed_.empty() && delayed_.top().first <= now) {
+    const auto [at, t] = delayed_.top();
+    delayed_.pop();
+    if (tasks_[t].state == kiln::v1::TASK_STATE_READY &&
+        tasks_[t].not_before == at) {
+      EnqueueReady(t);
+    }
+  }
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const int j = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    CancelJob(j, JobPhase::kFailed, "deadline exceeded");
+  }
+}
+
+absl::optional<MonotonicTime> Scheduler::NextWakeup() const {
+  absl::optional<MonotonicTime> next = rate_wakeup_;
+  auto consider = [&next](MonotonicTime t) {
+    if (!next || t < *next) next = t;
+  };
+  if (!delayed_.empty()) consider(delayed_.top().first);
+  for (const auto& [at, j] : deadlines_) {
+    if (jobs_[j].phase == JobPhase::kRunning) {
+      consider(at);
+      break;
+    }
+  }
+  return next;
+}
+
+std::vector<Dispatched> Scheduler::TakeCancelledLeases() {
+  std::vector<Dispatched> out;
+  out.swap(cancelled_leases_);
+  return out;
+}
+
+std::vector<TaskEvent> Scheduler::TakeEvents() {
+  std::vector<TaskEvent> out;
+  out.swap(events_);
+  return out;
+}
+
+absl::optional<kiln::v1::TaskState> Scheduler::StateOf(const std::string& id) const {
+  auto it = task_index_.find(id);
+  if (it == task_index_.end()) return absl::nullopt;
+  return tasks_[it->second].state;
+}
+
+absl::optional<JobStatus> Scheduler::Job(const std::string& id) const {
+  auto it = job_index_.find(id);
+  if (it == job_index_.end()) return absl::nullopt;
+  const JobRec& j = jobs_[it->second];
+  JobStatus s;
+  s.id = j.id;
+  s.name = j.name;
+  s.phase = j.phase;
+  s.reason = j.reason;
+  s.files_total = j.files_total;
+  s.files_done = j.files_done;
+  s.files_failed = j.files_failed;
+  s.tasks_started = j.started;
+  s.cost_usd = j.cost;
+  return s;
+}
+
+std::vector<std::string> Scheduler::JobIds(const std::string& batch_id) const {
+  std::vector<std::string> out;
+  auto it = batch_index_.find(batch_id);
+  if (it == batch_index_.end()) return out;
+  for (int j : batches_[it->second].jobs) out.push_back(jobs_[j].id);
+  return out;
+}
+
+absl::optional<BatchTotals> Scheduler::Batch(const std::string& id) const {
+  auto it = batch_index_.find(id);
+  if (it == batch_index_.end()) return absl::nullopt;
+  return batches_[it->second].totals;
+}
+
+std::vector<std::string> Scheduler::TaskIds(const std::string& job_id) const {
+  std::vector<std::string> out;
+  auto it = job_index_.find(job_id);
+  if (it == job_index_.end()) return out;
+  for (int t : jobs_[it->second].tasks) out.push_back(tasks_[t].id);
+  return out;
+}
+
+std::string Scheduler::TaskModel(const std::string& task_id) const {
+  auto it = task_index_.find(task_id);
+  return it == task_index_.end() ? "" : tasks_[it->second].node.model;
+}
+
+absl::Duration Scheduler::LowerBound(const std::string& batch_id) const {
+  absl::Duration best = absl::ZeroDuration();
+  auto it = batch_index_.find(batch_id);
+  if (it == batch_index_.end()) return best;
+  for (int j : batches_[it->second].jobs) {
+    best = std::max(best, jobs_[j].lower_bound);
+  }
+  return best;
+}
+
+}  // namespace kiln

@@ -1,0 +1,280 @@
+// The scheduler core: which task runs next, and what happens when it ends.
+//
+// Event-loop-only: a plain class with no threads or locks; the coordinator
+// calls it from its single event loop (gRPC handlers post there) and tests
+// and the strategy simulator drive it with a FakeClock. Time comes only from
+// the injected Clock.
+//
+// Policy (DESIGN.md "Scheduling"):
+//   - Ready tasks are dispatched fairly across jobs (the job with the fewest
+//     tasks started so far goes first, so every job starts one task before
+//     any starts a second), and by priority within a job (remaining critical
+//     path), ties by age.
+//   - Cache groups: tasks with the same prefix key share a provider cache
+//     entry. A cold group dispatches ONE seed (its best ready task) and holds
+//     the group's other tasks until the seed reports its first token (or its
+//     completion, per the batch's release policy); the group is then warm
+//     until the profile's TTL lapses after its last use. A failed seed hands
+//     the role to the next task. Groups of one, SEED_MODE_NEVER, and prefixes
+//     under the model's cache minimum (SEED_MODE_AUTO) are never held.
+//   - Provider capacity: per-model token buckets (RateLimiter).
+//   - Retries: retryable failures go back to READY after jittered
+//     exponential backoff; after `capacity_errors_before_fallback`
+//     consecutive capacity errors a task moves to the job's next fallback.
+//   - A failed check schedules a REPAIR of the file (up to the job's
+//     max_repairs); its dependents then wait for the repair.
+//   - Cancellation, job deadlines and budgets cancel the remaining tasks;
+//     leased ones are reported through TakeCancelledLeases().
+#ifndef KILN_COORDINATOR_SCHEDULER_H_
+#define KILN_COORDINATOR_SCHEDULER_H_
+
+#include <cstdint>
+#include <map>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "common/clock.h"
+#include "coordinator/dag.h"
+#include "coordinator/rate_limiter.h"
+#include "kiln/v1/spec.pb.h"
+#include "kiln/v1/task.pb.h"
+#include "llm/model_profile.h"
+
+namespace kiln {
+
+struct SchedulerOptions {
+  CostModelOptions cost;
+  // Retryable failures (including capacity errors and lost leases) a task may
+  // have before it fails for good.
+  int max_attempts = 8;
+  absl::Duration backoff_base = absl::Seconds(1);
+  absl::Duration backoff_max = absl::Seconds(60);
+  // Consecutive capacity errors (429 after the worker's own retries) before
+  // a task switches to the job's next fallback model.
+  int capacity_errors_before_fallback = 3;
+  // Seeds the backoff jitter (deterministic runs).
+  uint64_t random_seed = 1;
+  // Cluster-wide requests per minute per model on top of profile limits
+  // (0: profile limits only).
+  int64_t requests_per_minute_cap = 0;
+};
+
+// How an attempt ended, as the worker reports it.
+enum class AttemptOutcome {
+  kSucceeded,
+  // Transient: 5xx, network, stall. Retried with backoff.
+  kRetryable,
+  // The provider is over capacity (429s outlasted the worker's retries).
+  kCapacity,
+  // Will not succeed on retry (bad request, quota, auth, invalid plan).
+  kFailed,
+  // The file was written but its checks (or the job's build) failed.
+  kCheckFailed,
+};
+
+struct AttemptReport {
+  AttemptOutcome outcome = AttemptOutcome::kSucceeded;
+  TokenCounts usage;
+  double cost_usd = 0;
+  double uncached_cost_usd = 0;
+  std::string error;
+  // PLAN successes: the planned files (validated like a user's spec).
+  std::vector<kiln::v1::FileSpec> plan_files;
+};
+
+// A task leased by Dispatch().
+struct Dispatched {
+  std::string task_id;
+  int64_t attempt = 0;
+  kiln::v1::TaskKind kind = kiln::v1::TASK_KIND_UNSPECIFIED;
+  std::string batch_id;
+  std::string job_id;
+  std::string path;
+  std::string model;
+  std::string prefix_key;
+  int max_output_tokens = 0;
+  int repair_round = 0;
+  // This attempt seeds its cache group: report its first token.
+  bool seed = false;
+};
+
+// A state change, for persistence and watchers.
+struct TaskEvent {
+  std::string task_id;
+  kiln::v1::TaskState state = kiln::v1::TASK_STATE_UNSPECIFIED;
+  int64_t attempt = 0;
+  std::string reason;
+};
+
+enum class JobPhase { kRunning, kSucceeded, kFailed, kCancelled };
+
+// Read-only view of a job.
+struct JobStatus {
+  std::string id;
+  std::string name;
+  JobPhase phase = JobPhase::kRunning;
+  std::string reason;  // why it failed or was cancelled
+  int files_total = 0;
+  int files_done = 0;
+  int files_failed = 0;
+  int tasks_started = 0;
+  double cost_usd = 0;
+};
+
+// Totals of a batch.
+struct BatchTotals {
+  TokenCounts usage;
+  double cost_usd = 0;
+  double uncached_cost_usd = 0;
+  int64_t llm_requests = 0;
+  int64_t capacity_errors = 0;
+  bool done = false;
+};
+
+class Scheduler {
+ public:
+  // `clock` and `models` are not owned and must outlive the scheduler.
+  Scheduler(const Clock* clock, const ModelCatalog* models,
+            SchedulerOptions options = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Admits a batch: expands its matrix, builds every job's DAG, makes tasks
+  // without dependencies READY. INVALID_ARGUMENT (every problem) when the
+  // spec is invalid; ALREADY_EXISTS for a known batch id. Job ids are
+  // "<batch_id>/<job name>", task ids "<job id>/<n>".
+  absl::Status AddBatch(const std::string& batch_id,
+                        const kiln::v1::BatchSpec& spec);
+
+  // Leases up to `slots` tasks, best first. Tasks whose cache group is being
+  // seeded become HELD instead; tasks whose model is out of capacity wait.
+  std::vector<Dispatched> Dispatch(int slots);
+
+  // The attempt streamed its first token: releases the held tasks of its
+  // group when it is the seed (release = first token) and refreshes a warm
+  // group's TTL. FAILED_PRECONDITION for a stale attempt; NOT_FOUND.
+  absl::Status OnFirstToken(const std::string& task_id, int64_t attempt);
+
+  // The attempt ended. FAILED_PRECONDITION for a stale attempt (not the
+  // task's current lease, or the task is no longer LEASED: fencing);
+  // NOT_FOUND for an unknown task.
+  absl::Status OnResult(const std::string& task_id, int64_t attempt,
+                        const AttemptReport& report);
+
+  // The attempt's lease expired or its worker vanished: retried like a
+  // retryable failure. Same errors as OnResult.
+  absl::Status OnLeaseLost(const std::string& task_id, int64_t attempt);
+
+  // Cancels every unfinished task of the batch. NOT_FOUND for an unknown
+  // batch; OK (no-op) when it already finished.
+  absl::Status CancelBatch(const std::string& batch_id,
+                           const std::string& reason);
+
+  // Applies what time alone changes: backoffs that ended, job deadlines.
+  // Dispatch() calls it too.
+  void Tick();
+
+  // When Tick() or Dispatch() could next change something without an event
+  // (a backoff ends, a deadline passes, a rate-limit bucket refills);
+  // nullopt when nothing is waiting on time.
+  absl::optional<MonotonicTime> NextWakeup() const;
+
+  // Leases the coordinator must tell workers to stop (cancelled tasks).
+  std::vector<Dispatched> TakeCancelledLeases();
+  // State changes since the last call, in order.
+  std::vector<TaskEvent> TakeEvents();
+
+  // Introspection. NOT_FOUND / nullopt for unknown ids.
+  absl::optional<kiln::v1::TaskState> StateOf(const std::string& task_id) const;
+  absl::optional<JobStatus> Job(const std::string& job_id) const;
+  std::vector<std::string> JobIds(const std::string& batch_id) const;
+  absl::optional<BatchTotals> Batch(const std::string& batch_id) const;
+  // Task ids of a job in creation order.
+  std::vector<std::string> TaskIds(const std::string& job_id) const;
+  // The model a task uses now (after any fallback).
+  std::string TaskModel(const std::string& task_id) const;
+  // Max over the batch's jobs of CriticalPathLowerBound.
+  absl::Duration LowerBound(const std::string& batch_id) const;
+
+  int ready_count() const { return ready_count_; }
+  int leased_count() const { return leased_count_; }
+
+ private:
+  struct TaskRec;
+  struct JobRec;
+  struct BatchRec;
+  struct GroupRec;
+
+  // Job order key: (tasks started, job sequence number).
+  using JobKey = std::pair<int, int>;
+  // Ready order key within a job: (-priority in ms, task index).
+  using ReadyKey = std::pair<int64_t, int>;
+
+  int AddTask(int job, TaskNode node);
+  void MakeReady(int t);
+  void EnqueueReady(int t);
+  void RemoveReady(int t);
+  void InsertJobOrder(int j);
+  void EraseJobOrder(int j);
+  void Hold(int t, GroupRec& g);
+  void ReleaseHeld(GroupRec& g);
+  void MakeWarm(GroupRec& g, MonotonicTime now);
+  void SeedLost(int t);
+  bool NeedsSeeding(const TaskRec& t, const GroupRec& g) const;
+  void SetState(int t, kiln::v1::TaskState s, std::string reason = "");
+  void Finish(int t, kiln::v1::TaskState s, std::string reason);
+  void CompleteDep(int t);
+  void CancelDependents(int t, const std::string& reason);
+  void Retry(int t, bool capacity, const std::string& reason);
+  void Repair(int t);
+  void ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files);
+  void CancelJob(int j, JobPhase phase, const std::string& reason);
+  void CheckJobDone(int j);
+  void Account(int t, const AttemptReport& r);
+  void GroupJoin(int t);
+  void GroupLeave(int t);
+  absl::Status Fence(const std::string& task_id, int64_t attempt, int* t) const;
+  absl::Duration Backoff(int failures);
+
+  const Clock* clock_;
+  const ModelCatalog* models_;
+  SchedulerOptions options_;
+  CostModel cost_;
+  RateLimiter limiter_;
+  std::mt19937_64 rng_;
+
+  std::vector<TaskRec> tasks_;
+  std::vector<JobRec> jobs_;
+  std::vector<BatchRec> batches_;
+  std::unordered_map<std::string, int> task_index_;
+  std::unordered_map<std::string, int> job_index_;
+  std::unordered_map<std::string, int> batch_index_;
+  std::unordered_map<std::string, GroupRec> groups_;
+
+  std::set<JobKey> job_order_;  // jobs with ready tasks
+  // Retries waiting for their backoff: (not_before, task).
+  std::priority_queue<std::pair<MonotonicTime, int>,
+                      std::vector<std::pair<MonotonicTime, int>>,
+                      std::greater<>>
+      delayed_;
+  std::set<std::pair<MonotonicTime, int>> deadlines_;  // (deadline, job)
+  absl::optional<MonotonicTime> rate_wakeup_;
+
+  std::vector<Dispatched> cancelled_leases_;
+  std::vector<TaskEvent> events_;
+  int ready_count_ = 0;
+  int leased_count_ = 0;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_COORDINATOR_SCHEDULER_H_
