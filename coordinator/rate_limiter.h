@@ -10,30 +10,10 @@
 
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/token_bucket.h"
 #include "llm/model_profile.h"
 
 namespace kiln {
-
-// A bucket of `per_minute` units refilled continuously; starts full.
-class TokenBucket {
- public:
-  TokenBucket() = default;
-  explicit TokenBucket(int64_t per_minute);
-
-  bool unlimited() const { return per_minute_ <= 0; }
-  // Takes `amount` if available at `now`. An amount larger than the whole
-  // bucket is admitted when the bucket is full (it could never fit).
-  bool TryTake(double amount, MonotonicTime now);
-  // How long until `amount` can be taken (zero when it can now).
-  absl::Duration Wait(double amount, MonotonicTime now);
-
- private:
-  void Refill(MonotonicTime now);
-  int64_t per_minute_ = 0;
-  double level_ = 0;
-  MonotonicTime last_;
-  bool started_ = false;
-};
 
 // One request's demand on a model's limits.
 struct RequestCost {
