@@ -1,0 +1,98 @@
+#include "llm/provider_sim.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace kiln {
+
+ProviderSim::ProviderSim(const ModelCatalog* models, int64_t requests_per_minute)
+    : models_(models), rpm_override_(requests_per_minute) {}
+
+ProviderSim::Limits& ProviderSim::LimitsFor(const std::string& model) {
+  auto it = limits_.find(model);
+  if (it != limits_.end()) return it->second;
+  Limits l;
+  if (const ModelProfile* p = models_->Find(model)) {
+    l.requests = TokenBucket(rpm_override_ > 0 ? rpm_override_
+                                               : p->requests_per_minute);
+    l.input = TokenBucket(p->input_tokens_per_minute);
+    l.output = TokenBucket(p->output_tokens_per_minute);
+  } else {
+    l.requests = TokenBucket(rpm_override_);
+  }
+  return limits_.emplace(model, l).first->second;
+}
+
+SimResponse ProviderSim::Send(const SimRequest& req, MonotonicTime now) {
+  SimResponse r;
+  ModelProfile fallback;
+  const ModelProfile* p = models_->Find(req.model);
+  if (p == nullptr) p = &fallback;
+
+  Limits& lim = LimitsFor(req.model);
+  const double in = static_cast<double>(req.stable_tokens + req.variable_tokens);
+  const double out = static_cast<double>(req.output_tokens);
+  const absl::Duration wait =
+      std::max({lim.requests.Wait(1, now), lim.input.Wait(in, now),
+                lim.output.Wait(out, now)});
+  if (wait > absl::ZeroDuration()) {
+    r.rate_limited = true;
+    // Providers round Retry-After up to whole seconds.
+    r.retry_after = absl::Ceil(wait, absl::Seconds(1));
+    ++rate_limited_;
+    return r;
+  }
+  lim.requests.TryTake(1, now);
+  lim.input.TryTake(in, now);
+  lim.output.TryTake(out, now);
+
+  const bool cacheable =
+      !req.prefix_key.empty() && req.stable_tokens >= p->cache_min_tokens;
+  const std::string key = absl::StrCat(req.model, "/", req.prefix_key);
+  bool hit = false;
+  if (cacheable) {
+    auto it = cache_.find(key);
+    hit = it != cache_.end() && it->second.usable_at <= now &&
+          now < it->second.expires_at;
+  }
+  r.usage.output = req.output_tokens;
+  if (hit) {
+    r.usage.cache_read = req.stable_tokens;
+    r.usage.input = req.variable_tokens;
+  } else if (cacheable) {
+    r.usage.cache_write = req.stable_tokens;
+    r.usage.input = req.variable_tokens;
+  } else {
+    r.usage.input = req.stable_tokens + req.variable_tokens;
+  }
+  // Cached tokens skip prefill; everything else is prefilled first.
+  const int64_t prefill = r.usage.input + r.usage.cache_write;
+  absl::Duration ttft = p->ttft;
+  if (p->prefill_tps > 0) {
+    ttft += absl::Seconds(static_cast<double>(prefill) / p->prefill_tps);
+  }
+  r.first_token_at = now + ttft;
+  r.done_at = r.first_token_at;
+  if (p->output_tps > 0) {
+    r.done_at += absl::Seconds(static_cast<double>(req.output_tokens) /
+                               p->output_tps);
+  }
+  if (cacheable) {
+    CacheEntry& e = cache_[key];
+    if (hit) {
+      e.expires_at = std::max(e.expires_at, now + p->cache_ttl);
+    } else {
+      const bool writing = e.usable_at > now && e.expires_at > now;
+      if (!writing || r.first_token_at < e.usable_at) {
+        e.usable_at = r.first_token_at;
+      }
+      e.expires_at = std::max(e.expires_at, e.usable_at + p->cache_ttl);
+    }
+  }
+  r.cost_usd = p->Cost(r.usage);
+  r.uncached_cost_usd = p->UncachedCost(r.usage);
+  return r;
+}
+
+}  // namespace kiln
