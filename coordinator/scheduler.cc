@@ -312,8 +312,13 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
         }
         seed = g.state == GroupRec::kCold;
       }
+      // Where cache reads do not count toward input-token limits, a warm
+      // group's requests only spend their variable part.
+      const bool reads_free = p != nullptr && !p->itpm_counts_cache_reads &&
+                              g.state == GroupRec::kWarm && !seed;
       const RequestCost rc{
-          task.node.stable_prompt_tokens + task.node.variable_prompt_tokens,
+          task.node.variable_prompt_tokens +
+              (reads_free ? 0 : task.node.stable_prompt_tokens),
           task.node.expected_output_tokens};
       if (!limiter_.TryAdmit(task.node.model, rc, now)) {
         const MonotonicTime at = now + limiter_.Wait(task.node.model, rc, now);
@@ -344,6 +349,9 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
     d.model = task.node.model;
     d.prefix_key = task.node.prefix_key;
     d.max_output_tokens = task.node.max_output_tokens;
+    d.stable_prompt_tokens = task.node.stable_prompt_tokens;
+    d.variable_prompt_tokens = task.node.variable_prompt_tokens;
+    d.expected_output_tokens = task.node.expected_output_tokens;
     d.repair_round = task.repair_round;
     d.seed = seed;
     out.push_back(std::move(d));

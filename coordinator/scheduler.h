@@ -101,6 +101,11 @@ struct Dispatched {
   std::string model;
   std::string prefix_key;
   int max_output_tokens = 0;
+  // Size estimates: prompt tokens (stable prefix, variable rest) and the
+  // expected output.
+  int64_t stable_prompt_tokens = 0;
+  int64_t variable_prompt_tokens = 0;
+  int expected_output_tokens = 0;
   int repair_round = 0;
   // This attempt seeds its cache group: report its first token.
   bool seed = false;

@@ -90,6 +90,7 @@ ModelCatalog ModelCatalog::Builtin() {
   sonnet.cache_read_multiplier = 0.1;
   sonnet.cache_write_multiplier = 1.25;
   sonnet.explicit_cache_breakpoints = true;
+  sonnet.itpm_counts_cache_reads = false;
   sonnet.context_window = 200000;
   sonnet.max_output_tokens = 8192;
   sonnet.requests_per_minute = 4000;
@@ -146,7 +147,8 @@ absl::Status ModelCatalog::MergeYaml(absl::string_view yaml,
                  "input_usd_per_mtok", "output_usd_per_mtok",
                  "cache_read_multiplier", "cache_write_multiplier",
                  "cache_min_tokens", "cache_ttl",
-                 "explicit_cache_breakpoints", "context_window",
+                 "explicit_cache_breakpoints", "itpm_counts_cache_reads",
+                 "context_window",
                  "max_output_tokens", "requests_per_minute",
                  "input_tokens_per_minute", "output_tokens_per_minute"});
     if (!m["name"]) {
@@ -196,6 +198,10 @@ absl::Status ModelCatalog::MergeYaml(absl::string_view yaml,
     if (m["explicit_cache_breakpoints"]) {
       p.explicit_cache_breakpoints = r.Bool(m["explicit_cache_breakpoints"],
                                             field("explicit_cache_breakpoints"));
+    }
+    if (m["itpm_counts_cache_reads"]) {
+      p.itpm_counts_cache_reads = r.Bool(m["itpm_counts_cache_reads"],
+                                         field("itpm_counts_cache_reads"));
     }
     if (m["context_window"]) {
       p.context_window =

@@ -52,6 +52,10 @@ struct ModelProfile {
   int64_t context_window = 128000;
   int64_t max_output_tokens = 16384;
 
+  // Whether cache reads count toward input_tokens_per_minute (OpenAI: yes;
+  // Anthropic: no, only uncached and cache-write tokens do).
+  bool itpm_counts_cache_reads = true;
+
   // Provider rate limits per minute (0: unlimited).
   int64_t requests_per_minute = 0;
   int64_t input_tokens_per_minute = 0;

@@ -30,8 +30,21 @@ SimResponse ProviderSim::Send(const SimRequest& req, MonotonicTime now) {
   const ModelProfile* p = models_->Find(req.model);
   if (p == nullptr) p = &fallback;
 
+  const bool cacheable =
+      !req.prefix_key.empty() && req.stable_tokens >= p->cache_min_tokens;
+  const std::string key = absl::StrCat(req.model, "/", req.prefix_key);
+  bool hit = false;
+  if (cacheable) {
+    auto it = cache_.find(key);
+    hit = it != cache_.end() && it->second.usable_at <= now &&
+          now < it->second.expires_at;
+  }
+
   Limits& lim = LimitsFor(req.model);
-  const double in = static_cast<double>(req.stable_tokens + req.variable_tokens);
+  const int64_t counted_input =
+      req.variable_tokens +
+      (hit && !p->itpm_counts_cache_reads ? 0 : req.stable_tokens);
+  const double in = static_cast<double>(counted_input);
   const double out = static_cast<double>(req.output_tokens);
   const absl::Duration wait =
       std::max({lim.requests.Wait(1, now), lim.input.Wait(in, now),
@@ -47,15 +60,6 @@ SimResponse ProviderSim::Send(const SimRequest& req, MonotonicTime now) {
   lim.input.TryTake(in, now);
   lim.output.TryTake(out, now);
 
-  const bool cacheable =
-      !req.prefix_key.empty() && req.stable_tokens >= p->cache_min_tokens;
-  const std::string key = absl::StrCat(req.model, "/", req.prefix_key);
-  bool hit = false;
-  if (cacheable) {
-    auto it = cache_.find(key);
-    hit = it != cache_.end() && it->second.usable_at <= now &&
-          now < it->second.expires_at;
-  }
   r.usage.output = req.output_tokens;
   if (hit) {
     r.usage.cache_read = req.stable_tokens;

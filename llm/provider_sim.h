@@ -54,7 +54,8 @@ class ProviderSim {
   // streams; it expires `cache_ttl` after its last use. A request that
   // arrives while the prefix is being written, or after it expired, writes
   // it again (and pays for the write). Rate limits are per model token
-  // buckets (requests, input and output tokens per minute).
+  // buckets (requests, input and output tokens per minute); cache reads
+  // count toward input tokens only where the profile says so.
   SimResponse Send(const SimRequest& req, MonotonicTime now);
 
   int64_t rate_limited_count() const { return rate_limited_; }
