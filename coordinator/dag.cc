@@ -119,6 +119,7 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
     for (int i = 0; i < job.files_size(); ++i) visit(i);
 
     std::vector<int> task_of_file(job.files_size(), -1);
+    std::map<std::string, std::string> prefix_of_model;  // hashed once each
     for (int fi : order) {
       const kiln::v1::FileSpec& f = job.files(fi);
       TaskNode t;
@@ -151,7 +152,11 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
         t.deps.push_back(dep_task);
         t.variable_prompt_tokens += dag.tasks[dep_task].expected_output_tokens;
       }
-      t.prefix_key = PrefixKeyFor(job, t.model);
+      auto key = prefix_of_model.find(t.model);
+      if (key == prefix_of_model.end()) {
+        key = prefix_of_model.emplace(t.model, PrefixKeyFor(job, t.model)).first;
+      }
+      t.prefix_key = key->second;
       task_of_file[fi] = t.index;
       dag.tasks.push_back(std::move(t));
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/yaml_reader.h"
@@ -117,7 +118,13 @@ absl::Status Scheduler::AddBatch(const std::string& batch_id,
   batch_index_[batch_id] = b;
 
   std::vector<int> roots;
-  for (kiln::v1::JobSpec& job_spec : ExpandJobs(spec)) {
+  // Matrix jobs are materialized; explicit jobs are copied once, below.
+  std::vector<kiln::v1::JobSpec> expanded;
+  if (spec.has_matrix()) expanded = ExpandJobs(spec);
+  const int explicit_jobs = spec.has_matrix() ? 0 : spec.jobs_size();
+  for (int k = 0; k < explicit_jobs + static_cast<int>(expanded.size()); ++k) {
+    const kiln::v1::JobSpec& job_spec =
+        k < explicit_jobs ? spec.jobs(k) : expanded[k - explicit_jobs];
     const int j = static_cast<int>(jobs_.size());
     jobs_.emplace_back();
     JobRec& job = jobs_[j];
@@ -126,7 +133,7 @@ absl::Status Scheduler::AddBatch(const std::string& batch_id,
     job.batch = b;
     job.seq = j;
     job.files_total = job_spec.files_size();
-    job.spec = std::move(job_spec);
+    job.spec = job_spec;
     job_index_[job.id] = j;
     batches_[b].jobs.push_back(j);
     batches_[b].open_jobs++;
@@ -167,9 +174,8 @@ int Scheduler::AddTask(int j, TaskNode node) {
   for (int d : task.node.deps) tasks_[d].node.dependents.push_back(t);
   job.tasks.push_back(t);
   job.open++;
-  task_index_[task.id] = t;
   GroupJoin(t);
-  events_.push_back({task.id, task.state, 0, ""});
+  events_.push_back({t, task.state, 0, {}});
   return t;
 }
 
@@ -193,7 +199,7 @@ void Scheduler::SetState(int t, kiln::v1::TaskState s, std::string reason) {
     leased_count_--;
   }
   task.state = s;
-  events_.push_back({task.id, s, task.attempt, std::move(reason)});
+  events_.push_back({t, s, task.attempt, std::move(reason)});
 }
 
 void Scheduler::InsertJobOrder(int j) {
@@ -361,19 +367,31 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
   return out;
 }
 
+int Scheduler::FindTask(const std::string& task_id) const {
+  // "<job id>/<n>": the n-th task of the job.
+  const size_t slash = task_id.rfind('/');
+  if (slash == std::string::npos) return -1;
+  auto job = job_index_.find(task_id.substr(0, slash));
+  int n = 0;
+  if (job == job_index_.end() ||
+      !absl::SimpleAtoi(absl::string_view(task_id).substr(slash + 1), &n) ||
+      n < 0 || n >= static_cast<int>(jobs_[job->second].tasks.size())) {
+    return -1;
+  }
+  return jobs_[job->second].tasks[n];
+}
+
 absl::Status Scheduler::Fence(const std::string& task_id, int64_t attempt,
                               int* t) const {
-  auto it = task_index_.find(task_id);
-  if (it == task_index_.end()) {
-    return absl::NotFoundError(absl::StrCat("no task ", task_id));
-  }
-  const TaskRec& task = tasks_[it->second];
+  const int index = FindTask(task_id);
+  if (index < 0) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  const TaskRec& task = tasks_[index];
   if (task.state != kiln::v1::TASK_STATE_LEASED || task.attempt != attempt) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "stale attempt %d of task %s (current attempt %d, %s)", attempt,
         task_id, task.attempt, kiln::v1::TaskState_Name(task.state)));
   }
-  *t = it->second;
+  *t = index;
   return absl::OkStatus();
 }
 
@@ -727,14 +745,19 @@ std::vector<Dispatched> Scheduler::TakeCancelledLeases() {
 
 std::vector<TaskEvent> Scheduler::TakeEvents() {
   std::vector<TaskEvent> out;
-  out.swap(events_);
+  out.reserve(events_.size());
+  for (PendingEvent& e : events_) {
+    out.push_back({tasks_[e.task].id, e.state, e.attempt, std::move(e.reason)});
+  }
+  events_.clear();
   return out;
 }
 
-absl::optional<kiln::v1::TaskState> Scheduler::StateOf(const std::string& id) const {
-  auto it = task_index_.find(id);
-  if (it == task_index_.end()) return absl::nullopt;
-  return tasks_[it->second].state;
+absl::optional<kiln::v1::TaskState> Scheduler::StateOf(
+    const std::string& id) const {
+  const int t = FindTask(id);
+  if (t < 0) return absl::nullopt;
+  return tasks_[t].state;
 }
 
 absl::optional<JobStatus> Scheduler::Job(const std::string& id) const {
@@ -777,8 +800,8 @@ std::vector<std::string> Scheduler::TaskIds(const std::string& job_id) const {
 }
 
 std::string Scheduler::TaskModel(const std::string& task_id) const {
-  auto it = task_index_.find(task_id);
-  return it == task_index_.end() ? "" : tasks_[it->second].node.model;
+  const int t = FindTask(task_id);
+  return t < 0 ? "" : tasks_[t].node.model;
 }
 
 absl::Duration Scheduler::LowerBound(const std::string& batch_id) const {

@@ -248,6 +248,8 @@ class Scheduler {
   void GroupJoin(int t);
   void GroupLeave(int t);
   absl::Status Fence(const std::string& task_id, int64_t attempt, int* t) const;
+  // Index of a task id, or -1.
+  int FindTask(const std::string& task_id) const;
   absl::Duration Backoff(int failures);
 
   const Clock* clock_;
@@ -260,7 +262,6 @@ class Scheduler {
   std::vector<TaskRec> tasks_;
   std::vector<JobRec> jobs_;
   std::vector<BatchRec> batches_;
-  std::unordered_map<std::string, int> task_index_;
   std::unordered_map<std::string, int> job_index_;
   std::unordered_map<std::string, int> batch_index_;
   std::unordered_map<std::string, GroupRec> groups_;
@@ -275,7 +276,14 @@ class Scheduler {
   absl::optional<MonotonicTime> rate_wakeup_;
 
   std::vector<Dispatched> cancelled_leases_;
-  std::vector<TaskEvent> events_;
+  // Events with task indices; ids are filled in by TakeEvents().
+  struct PendingEvent {
+    int task;
+    kiln::v1::TaskState state;
+    int64_t attempt;
+    std::string reason;
+  };
+  std::vector<PendingEvent> events_;
   int ready_count_ = 0;
   int leased_count_ = 0;
 };

@@ -278,34 +278,35 @@ class Validator {
     std::map<std::string, int> index;  // path -> file index
     for (int i = 0; i < job.files_size(); ++i) {
       const auto& file = job.files(i);
-      const std::string ff = FieldPath(FieldPath(f, "files"), i);
+      // Field names are built only for problems: this loop runs per file.
+      auto ff = [&f, i] { return FieldPath(FieldPath(f, "files"), i); };
       if (file.path().empty()) {
-        Add(FieldPath(ff, "path"), "required");
+        Add(FieldPath(ff(), "path"), "required");
       } else if (absl::Status s = CheckRepoPath(file.path()); !s.ok()) {
-        Add(FieldPath(ff, "path"), std::string(s.message()));
+        Add(FieldPath(ff(), "path"), std::string(s.message()));
       } else if (auto [it, inserted] = index.emplace(file.path(), i);
                  !inserted) {
-        Add(FieldPath(ff, "path"),
+        Add(FieldPath(ff(), "path"),
             absl::StrCat("duplicate path '", file.path(), "' (also ",
                          Display(FieldPath(FieldPath(f, "files"), it->second)),
                          ")"));
       }
       if (absl::StripAsciiWhitespace(file.instructions()).empty()) {
-        Add(FieldPath(ff, "instructions"), "must not be empty");
+        Add(FieldPath(ff(), "instructions"), "must not be empty");
       }
-      if (!file.model().empty()) Model(FieldPath(ff, "model"), file.model());
+      if (!file.model().empty()) Model(FieldPath(ff(), "model"), file.model());
       if (file.expected_tokens() < 0 || file.expected_tokens() > kMaxTokens) {
-        Add(FieldPath(ff, "expected_tokens"),
+        Add(FieldPath(ff(), "expected_tokens"),
             absl::StrCat("must be between 0 and ", kMaxTokens, ", got ",
                          file.expected_tokens()));
       }
       if (file.max_tokens() < 0 || file.max_tokens() > kMaxTokens) {
-        Add(FieldPath(ff, "max_tokens"),
+        Add(FieldPath(ff(), "max_tokens"),
             absl::StrCat("must be between 0 and ", kMaxTokens, ", got ",
                          file.max_tokens()));
       } else if (file.max_tokens() > 0 &&
                  file.max_tokens() < file.expected_tokens()) {
-        Add(FieldPath(ff, "max_tokens"),
+        Add(FieldPath(ff(), "max_tokens"),
             absl::StrCat("is below expected_tokens (", file.max_tokens(),
                          " < ", file.expected_tokens(), ")"));
       }
@@ -316,20 +317,22 @@ class Validator {
       const auto& file = job.files(i);
       std::set<std::string> seen;
       for (int d = 0; d < file.deps_size(); ++d) {
-        const std::string fd =
-            FieldPath(FieldPath(FieldPath(FieldPath(f, "files"), i), "deps"), d);
+        auto fd = [&f, i, d] {
+          return FieldPath(
+              FieldPath(FieldPath(FieldPath(f, "files"), i), "deps"), d);
+        };
         const std::string& dep = file.deps(d);
         if (!seen.insert(dep).second) {
-          Add(fd, absl::StrCat("'", dep, "' is listed twice"));
+          Add(fd(), absl::StrCat("'", dep, "' is listed twice"));
           continue;
         }
         if (dep == file.path()) {
-          Add(fd, "a file cannot depend on itself");
+          Add(fd(), "a file cannot depend on itself");
           continue;
         }
         auto it = index.find(dep);
         if (it == index.end()) {
-          Add(fd, absl::StrCat("unknown dep '", dep,
+          Add(fd(), absl::StrCat("unknown dep '", dep,
                                "': not a file of this job"));
           continue;
         }
