@@ -43,7 +43,7 @@
 #include "absl/types/optional.h"
 #include "common/clock.h"
 #include "coordinator/dag.h"
-#include "coordinator/rate_limiter.h"
+#include "llm/rate_limiter.h"
 #include "kiln/v1/spec.pb.h"
 #include "kiln/v1/task.pb.h"
 #include "llm/model_profile.h"

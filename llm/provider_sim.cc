@@ -7,22 +7,7 @@
 namespace kiln {
 
 ProviderSim::ProviderSim(const ModelCatalog* models, int64_t requests_per_minute)
-    : models_(models), rpm_override_(requests_per_minute) {}
-
-ProviderSim::Limits& ProviderSim::LimitsFor(const std::string& model) {
-  auto it = limits_.find(model);
-  if (it != limits_.end()) return it->second;
-  Limits l;
-  if (const ModelProfile* p = models_->Find(model)) {
-    l.requests = TokenBucket(rpm_override_ > 0 ? rpm_override_
-                                               : p->requests_per_minute);
-    l.input = TokenBucket(p->input_tokens_per_minute);
-    l.output = TokenBucket(p->output_tokens_per_minute);
-  } else {
-    l.requests = TokenBucket(rpm_override_);
-  }
-  return limits_.emplace(model, l).first->second;
-}
+    : models_(models), limits_(models, requests_per_minute) {}
 
 SimResponse ProviderSim::Send(const SimRequest& req, MonotonicTime now) {
   SimResponse r;
@@ -40,15 +25,11 @@ SimResponse ProviderSim::Send(const SimRequest& req, MonotonicTime now) {
           now < it->second.expires_at;
   }
 
-  Limits& lim = LimitsFor(req.model);
-  const int64_t counted_input =
+  const RequestCost counted{
       req.variable_tokens +
-      (hit && !p->itpm_counts_cache_reads ? 0 : req.stable_tokens);
-  const double in = static_cast<double>(counted_input);
-  const double out = static_cast<double>(req.output_tokens);
-  const absl::Duration wait =
-      std::max({lim.requests.Wait(1, now), lim.input.Wait(in, now),
-                lim.output.Wait(out, now)});
+          (hit && !p->itpm_counts_cache_reads ? 0 : req.stable_tokens),
+      req.output_tokens};
+  const absl::Duration wait = limits_.Wait(req.model, counted, now);
   if (wait > absl::ZeroDuration()) {
     r.rate_limited = true;
     // Providers round Retry-After up to whole seconds.
@@ -56,9 +37,7 @@ SimResponse ProviderSim::Send(const SimRequest& req, MonotonicTime now) {
     ++rate_limited_;
     return r;
   }
-  lim.requests.TryTake(1, now);
-  lim.input.TryTake(in, now);
-  lim.output.TryTake(out, now);
+  limits_.TryAdmit(req.model, counted, now);
 
   r.usage.output = req.output_tokens;
   if (hit) {

@@ -13,8 +13,8 @@
 
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "common/token_bucket.h"
 #include "llm/model_profile.h"
+#include "llm/rate_limiter.h"
 
 namespace kiln {
 
@@ -43,7 +43,7 @@ struct SimResponse {
 
 class ProviderSim {
  public:
-  // `models` is not owned. `requests_per_minute` > 0 overrides the profiles'
+  // `models` is not owned. `requests_per_minute` > 0 tightens the profiles'
   // request limits (a scenario's account limit).
   explicit ProviderSim(const ModelCatalog* models,
                        int64_t requests_per_minute = 0);
@@ -65,15 +65,9 @@ class ProviderSim {
     MonotonicTime usable_at;
     MonotonicTime expires_at;
   };
-  struct Limits {
-    TokenBucket requests, input, output;
-  };
-  Limits& LimitsFor(const std::string& model);
-
   const ModelCatalog* models_;
-  int64_t rpm_override_;
+  RateLimiter limits_;
   std::map<std::string, CacheEntry> cache_;  // model + prefix -> entry
-  std::map<std::string, Limits> limits_;
   int64_t rate_limited_ = 0;
 };
 

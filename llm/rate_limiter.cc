@@ -1,4 +1,4 @@
-#include "coordinator/rate_limiter.h"
+#include "llm/rate_limiter.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "coordinator/rate_limiter.h"
+#include "llm/rate_limiter.h"
 
 #include "common/fake_clock.h"
 #include "gtest/gtest.h"

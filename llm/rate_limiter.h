@@ -1,8 +1,9 @@
-// Cluster-wide pacing of LLM requests: token buckets per model for requests,
-// input tokens and output tokens per minute, so a fleet of workers does not
-// set off a 429 storm. Event-loop-only (not thread-safe); time is passed in.
-#ifndef KILN_COORDINATOR_RATE_LIMITER_H_
-#define KILN_COORDINATOR_RATE_LIMITER_H_
+// Per-model limits on requests, input tokens and output tokens per minute, as
+// continuous token buckets. The coordinator paces the fleet with it (so
+// workers do not set off a 429 storm) and the simulated provider enforces its
+// limits with it, so both agree. Not thread-safe; time is passed in.
+#ifndef KILN_LLM_RATE_LIMITER_H_
+#define KILN_LLM_RATE_LIMITER_H_
 
 #include <cstdint>
 #include <map>
@@ -49,4 +50,4 @@ class RateLimiter {
 
 }  // namespace kiln
 
-#endif  // KILN_COORDINATOR_RATE_LIMITER_H_
+#endif  // KILN_LLM_RATE_LIMITER_H_
