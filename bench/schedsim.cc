@@ -46,11 +46,23 @@ class EventQueue {
   int64_t seq_ = 0;
 };
 
-void Add(TokenCounts* to, const TokenCounts& t) {
-  to->input += t.input;
-  to->cache_read += t.cache_read;
-  to->cache_write += t.cache_write;
-  to->output += t.output;
+// Sends one request and books it in `r`. Returns the response; when it was
+// rate limited the caller retries after resp.retry_after, as a worker does.
+SimResponse SendAndBook(ProviderSim* provider, const SimRequest& req,
+                        MonotonicTime now, SimResult* r) {
+  const SimResponse resp = provider->Send(req, now);
+  if (resp.rate_limited) {
+    ++r->rate_limited;
+    return resp;
+  }
+  ++r->requests;
+  r->usage.input += resp.usage.input;
+  r->usage.cache_read += resp.usage.cache_read;
+  r->usage.cache_write += resp.usage.cache_write;
+  r->usage.output += resp.usage.output;
+  r->cost_usd += resp.cost_usd;
+  r->uncached_cost_usd += resp.uncached_cost_usd;
+  return resp;
 }
 
 // The flattened DAGs of every job, for the non-Kiln strategies and bounds.
@@ -183,16 +195,11 @@ SimResult RunSimple(Strategy strategy, const Flat& flat, const CostModel& cost,
     }
     SimRequest req{node.model, node.prefix_key, node.stable_prompt_tokens,
                    node.variable_prompt_tokens, node.expected_output_tokens};
-    const SimResponse resp = provider->Send(req, now);
+    const SimResponse resp = SendAndBook(provider, req, now, &r);
     if (resp.rate_limited) {
-      ++r.rate_limited;
       events.At(now + resp.retry_after, [&, t] { send(t); });
       return;
     }
-    ++r.requests;
-    Add(&r.usage, resp.usage);
-    r.cost_usd += resp.cost_usd;
-    r.uncached_cost_usd += resp.uncached_cost_usd;
     events.At(resp.done_at + AfterLlm(node, cost), [&, t] { finish(t); });
   };
   auto launch = [&] {
@@ -253,17 +260,11 @@ SimResult RunKiln(const kiln::v1::BatchSpec& batch, const ModelCatalog& models,
     }
     SimRequest req{d.model, d.prefix_key, d.stable_prompt_tokens,
                    d.variable_prompt_tokens, d.expected_output_tokens};
-    const SimResponse resp = provider->Send(req, now);
+    const SimResponse resp = SendAndBook(provider, req, now, &r);
     if (resp.rate_limited) {
-      // The worker honours Retry-After and tries again.
-      ++r.rate_limited;
       events.At(now + resp.retry_after, [&, d] { send(d); });
       return;
     }
-    ++r.requests;
-    Add(&r.usage, resp.usage);
-    r.cost_usd += resp.cost_usd;
-    r.uncached_cost_usd += resp.uncached_cost_usd;
     events.At(resp.first_token_at, [&, d] {
       (void)sched.OnFirstToken(d.task_id, d.attempt);
     });

@@ -555,19 +555,25 @@ void Scheduler::CompleteDep(int t) {
   }
 }
 
+void Scheduler::Cancel(int t, const std::string& reason) {
+  const TaskRec& task = tasks_[t];
+  if (task.state == kiln::v1::TASK_STATE_LEASED) {
+    // The worker must be told to stop.
+    Dispatched c;
+    c.task_id = task.id;
+    c.attempt = task.attempt;
+    cancelled_leases_.push_back(c);
+  }
+  Finish(t, kiln::v1::TASK_STATE_CANCELLED, reason);
+}
+
 void Scheduler::CancelDependents(int t, const std::string& reason) {
   std::vector<int> stack(tasks_[t].node.dependents);
   while (!stack.empty()) {
     const int d = stack.back();
     stack.pop_back();
     if (Terminal(tasks_[d].state)) continue;
-    if (tasks_[d].state == kiln::v1::TASK_STATE_LEASED) {
-      Dispatched c;
-      c.task_id = tasks_[d].id;
-      c.attempt = tasks_[d].attempt;
-      cancelled_leases_.push_back(c);
-    }
-    Finish(d, kiln::v1::TASK_STATE_CANCELLED, reason);
+    Cancel(d, reason);
     for (int e : tasks_[d].node.dependents) stack.push_back(e);
   }
 }
@@ -670,14 +676,7 @@ void Scheduler::CancelJob(int j, JobPhase phase, const std::string& reason) {
   job.phase = phase;
   job.reason = reason;
   for (int t : job.tasks) {
-    if (Terminal(tasks_[t].state)) continue;
-    if (tasks_[t].state == kiln::v1::TASK_STATE_LEASED) {
-      Dispatched c;
-      c.task_id = tasks_[t].id;
-      c.attempt = tasks_[t].attempt;
-      cancelled_leases_.push_back(c);
-    }
-    Finish(t, kiln::v1::TASK_STATE_CANCELLED, reason);
+    if (!Terminal(tasks_[t].state)) Cancel(t, reason);
   }
   CheckJobDone(j);
 }

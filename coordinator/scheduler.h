@@ -238,6 +238,8 @@ class Scheduler {
   void SetState(int t, kiln::v1::TaskState s, std::string reason = "");
   void Finish(int t, kiln::v1::TaskState s, std::string reason);
   void CompleteDep(int t);
+  // Cancels one unfinished task (reporting its lease if it has one).
+  void Cancel(int t, const std::string& reason);
   void CancelDependents(int t, const std::string& reason);
   void Retry(int t, bool capacity, const std::string& reason);
   void Repair(int t);

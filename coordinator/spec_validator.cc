@@ -215,14 +215,7 @@ class Validator {
       if (absl::StripAsciiWhitespace(c.command()).empty()) {
         Add(FieldPath(fc, "command"), "required");
       }
-      if (c.permits() < 0 || c.permits() > kMaxPermits) {
-        Add(FieldPath(fc, "permits"),
-            absl::StrCat("must be between 0 and ", kMaxPermits, ", got ",
-                         c.permits()));
-      }
-      if (FromProto(c.timeout()) < absl::ZeroDuration()) {
-        Add(FieldPath(fc, "timeout"), "must not be negative");
-      }
+      PermitsAndTimeout(fc, c.permits(), c.timeout());
     }
 
     if (job.has_build()) {
@@ -231,14 +224,7 @@ class Validator {
       if (absl::StripAsciiWhitespace(b.command()).empty()) {
         Add(FieldPath(fb, "command"), "required when build is given");
       }
-      if (b.permits() < 0 || b.permits() > kMaxPermits) {
-        Add(FieldPath(fb, "permits"),
-            absl::StrCat("must be between 0 and ", kMaxPermits, ", got ",
-                         b.permits()));
-      }
-      if (FromProto(b.timeout()) < absl::ZeroDuration()) {
-        Add(FieldPath(fb, "timeout"), "must not be negative");
-      }
+      PermitsAndTimeout(fb, b.permits(), b.timeout());
     }
 
     const auto& l = job.limits();
@@ -254,6 +240,18 @@ class Validator {
     }
     if (FromProto(l.deadline()) < absl::ZeroDuration()) {
       Add(FieldPath(fl, "deadline"), "must not be negative");
+    }
+  }
+
+  // The semaphore weight and time limit of a check or build at `f`.
+  void PermitsAndTimeout(const std::string& f, int permits,
+                         const google::protobuf::Duration& timeout) {
+    if (permits < 0 || permits > kMaxPermits) {
+      Add(FieldPath(f, "permits"), absl::StrCat("must be between 0 and ",
+                                                kMaxPermits, ", got ", permits));
+    }
+    if (FromProto(timeout) < absl::ZeroDuration()) {
+      Add(FieldPath(f, "timeout"), "must not be negative");
     }
   }
 
