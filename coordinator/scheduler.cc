@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/proto_time.h"
 #include "common/yaml_reader.h"
 #include "coordinator/spec_validator.h"
 
@@ -23,10 +24,6 @@ bool Terminal(kiln::v1::TaskState s) {
 
 bool WritesFile(TaskKind k) {
   return k == kiln::v1::TASK_KIND_GENERATE || k == kiln::v1::TASK_KIND_REPAIR;
-}
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
 }  // namespace
@@ -151,10 +148,9 @@ absl::Status Scheduler::AddBatch(const std::string& batch_id,
     for (int g : global) {
       if (tasks_[g].pending == 0) roots.push_back(g);
     }
-    const auto& deadline = jobs_[j].spec.limits().deadline();
-    if (FromProto(deadline) > absl::ZeroDuration()) {
-      deadlines_.insert({now + FromProto(deadline), j});
-    }
+    const absl::Duration deadline =
+        DurationFromProto(jobs_[j].spec.limits().deadline());
+    if (deadline > absl::ZeroDuration()) deadlines_.insert({now + deadline, j});
   }
   for (int t : roots) MakeReady(t);
   for (int j : batches_[b].jobs) CheckJobDone(j);
@@ -243,6 +239,11 @@ void Scheduler::RemoveReady(int t) {
   if (job.ready.empty()) EraseJobOrder(task.job);
 }
 
+absl::Duration Scheduler::CacheTtl(const std::string& model) const {
+  const ModelProfile* p = models_->Find(model);
+  return p != nullptr ? p->cache_ttl : absl::Minutes(5);
+}
+
 bool Scheduler::NeedsSeeding(const TaskRec& task, const GroupRec& g) const {
   const auto& policy = batches_[jobs_[task.job].batch].policy;
   if (policy.seed() == kiln::v1::SEED_MODE_NEVER) return false;
@@ -269,9 +270,7 @@ void Scheduler::MakeWarm(GroupRec& g, MonotonicTime now) {
   const int seed = g.seed;
   g.state = GroupRec::kWarm;
   g.seed = -1;
-  const ModelProfile* p =
-      seed >= 0 ? models_->Find(tasks_[seed].node.model) : nullptr;
-  g.warm_until = now + (p ? p->cache_ttl : absl::Minutes(5));
+  g.warm_until = now + CacheTtl(seed >= 0 ? tasks_[seed].node.model : "");
   ReleaseHeld(g);
 }
 
@@ -336,7 +335,7 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
         g.state = GroupRec::kSeeding;
         g.seed = t;
       } else if (g.state == GroupRec::kWarm) {
-        g.warm_until = now + (p ? p->cache_ttl : absl::Minutes(5));
+        g.warm_until = now + CacheTtl(task.node.model);
       }
     }
     RemoveReady(t);
@@ -406,8 +405,7 @@ absl::Status Scheduler::OnFirstToken(const std::string& task_id,
   if (g.seed == t) {
     if (release != kiln::v1::RELEASE_MODE_COMPLETION) MakeWarm(g, now);
   } else if (g.state == GroupRec::kWarm) {
-    const ModelProfile* p = models_->Find(task.node.model);
-    g.warm_until = now + (p ? p->cache_ttl : absl::Minutes(5));
+    g.warm_until = now + CacheTtl(task.node.model);
   }
   return absl::OkStatus();
 }
@@ -538,9 +536,11 @@ void Scheduler::Finish(int t, kiln::v1::TaskState s, std::string reason) {
   TaskRec& task = tasks_[t];
   if (Terminal(task.state)) return;
   RemoveReady(t);
-  GroupRec& g = groups_[task.node.prefix_key];
-  if (g.seed == t && s == kiln::v1::TASK_STATE_SUCCEEDED) {
-    MakeWarm(g, clock_->MonotonicNow());
+  if (task.node.kind != kiln::v1::TASK_KIND_BUILD) {
+    GroupRec& g = groups_[task.node.prefix_key];
+    if (g.seed == t && s == kiln::v1::TASK_STATE_SUCCEEDED) {
+      MakeWarm(g, clock_->MonotonicNow());
+    }
   }
   SetState(t, s, std::move(reason));
   GroupLeave(t);  // a seed that did not succeed hands its role on

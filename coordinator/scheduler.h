@@ -235,6 +235,8 @@ class Scheduler {
   void MakeWarm(GroupRec& g, MonotonicTime now);
   void SeedLost(int t);
   bool NeedsSeeding(const TaskRec& t, const GroupRec& g) const;
+  // The model's prompt-cache TTL (5 minutes for unknown models).
+  absl::Duration CacheTtl(const std::string& model) const;
   void SetState(int t, kiln::v1::TaskState s, std::string reason = "");
   void Finish(int t, kiln::v1::TaskState s, std::string reason);
   void CompleteDep(int t);

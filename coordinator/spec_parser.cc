@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/yaml_reader.h"
 #include "google/protobuf/duration.pb.h"
 
@@ -20,12 +21,6 @@ using kiln::v1::RepoSpec;
 constexpr int64_t kIntMin = std::numeric_limits<int32_t>::min();
 constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();
 constexpr double kDoubleMax = std::numeric_limits<double>::max();
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t secs = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(secs);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-}
 
 class SpecParser {
  public:
@@ -61,10 +56,7 @@ class SpecParser {
 
   // Field name as the user sees it (single-job files have no "jobs[0].").
   std::string Display(const std::string& field) const {
-    if (!out_.single_job) return field;
-    if (field == "jobs[0]") return "";
-    if (field.rfind("jobs[0].", 0) == 0) return field.substr(8);
-    return field;
+    return DisplayField(field, out_.single_job);
   }
 
   std::string Str(const YAML::Node& n, const std::string& f) {
@@ -82,7 +74,7 @@ class SpecParser {
   void Duration(const YAML::Node& n, const std::string& f,
                 google::protobuf::Duration* out) {
     Locate(f, n);
-    SetDuration(r_.Duration(n, Display(f)), out);
+    DurationToProto(r_.Duration(n, Display(f)), out);
   }
   bool Map(const YAML::Node& n, const std::string& f) {
     Locate(f, n);
@@ -388,6 +380,13 @@ class SpecParser {
 absl::StatusOr<ParsedSpec> ParseSpecYaml(absl::string_view yaml,
                                          absl::string_view filename) {
   return SpecParser(filename).Parse(yaml);
+}
+
+std::string DisplayField(const std::string& field, bool single_job) {
+  if (!single_job) return field;
+  if (field == "jobs[0]") return "";
+  if (field.rfind("jobs[0].", 0) == 0) return field.substr(8);
+  return field;
 }
 
 absl::StatusOr<ParsedSpec> ReadSpecFile(const std::string& path) {

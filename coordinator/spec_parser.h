@@ -36,6 +36,10 @@ struct ParsedSpec {
 absl::StatusOr<ParsedSpec> ParseSpecYaml(absl::string_view yaml,
                                          absl::string_view filename);
 
+// A field path as the user sees it: in a job file (single_job) the job's
+// fields are named without their "jobs[0]." prefix.
+std::string DisplayField(const std::string& field, bool single_job);
+
 // Reads and parses a file. NOT_FOUND when it does not exist,
 // PERMISSION_DENIED / INTERNAL when it cannot be read.
 absl::StatusOr<ParsedSpec> ReadSpecFile(const std::string& path);

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 #include "common/repo_path.h"
 
 namespace kiln {
@@ -19,10 +20,6 @@ constexpr int kMaxRepairs = 20;
 constexpr int kMaxStops = 4;
 constexpr int kMaxTokens = 1000000;
 constexpr int kMaxPermits = 1024;
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 class Validator {
  public:
@@ -74,10 +71,7 @@ class Validator {
   }
 
   std::string Display(const std::string& field) const {
-    if (!options_.single_job) return field;
-    if (field == "jobs[0]") return "";
-    if (field.rfind("jobs[0].", 0) == 0) return field.substr(8);
-    return field;
+    return DisplayField(field, options_.single_job);
   }
 
   void Model(const std::string& field, const std::string& model) {
@@ -238,7 +232,7 @@ class Validator {
       Add(FieldPath(fl, "budget_usd"),
           absl::StrCat("must be a non-negative amount, got ", l.budget_usd()));
     }
-    if (FromProto(l.deadline()) < absl::ZeroDuration()) {
+    if (DurationFromProto(l.deadline()) < absl::ZeroDuration()) {
       Add(FieldPath(fl, "deadline"), "must not be negative");
     }
   }
@@ -250,7 +244,7 @@ class Validator {
       Add(FieldPath(f, "permits"), absl::StrCat("must be between 0 and ",
                                                 kMaxPermits, ", got ", permits));
     }
-    if (FromProto(timeout) < absl::ZeroDuration()) {
+    if (DurationFromProto(timeout) < absl::ZeroDuration()) {
       Add(FieldPath(f, "timeout"), "must not be negative");
     }
   }
