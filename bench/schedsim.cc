@@ -193,8 +193,9 @@ SimResult RunSimple(Strategy strategy, const Flat& flat, const CostModel& cost,
       events.At(now + AfterLlm(node, cost), [&, t] { finish(t); });
       return;
     }
-    SimRequest req{node.model, node.prefix_key, node.stable_prompt_tokens,
-                   node.variable_prompt_tokens, node.expected_output_tokens};
+    const SimRequest req = SimRequest::OnePrefix(
+        node.model, node.prefix_key, node.stable_prompt_tokens,
+        node.variable_prompt_tokens, node.expected_output_tokens);
     const SimResponse resp = SendAndBook(provider, req, now, &r);
     if (resp.rate_limited) {
       events.At(now + resp.retry_after, [&, t] { send(t); });
@@ -258,8 +259,9 @@ SimResult RunKiln(const kiln::v1::BatchSpec& batch, const ModelCatalog& models,
       });
       return;
     }
-    SimRequest req{d.model, d.prefix_key, d.stable_prompt_tokens,
-                   d.variable_prompt_tokens, d.expected_output_tokens};
+    const SimRequest req = SimRequest::OnePrefix(
+        d.model, d.prefix_key, d.stable_prompt_tokens,
+        d.variable_prompt_tokens, d.expected_output_tokens);
     const SimResponse resp = SendAndBook(provider, req, now, &r);
     if (resp.rate_limited) {
       events.At(now + resp.retry_after, [&, d] { send(d); });

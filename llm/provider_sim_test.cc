@@ -24,13 +24,7 @@ ModelCatalog Models() {
 }
 
 SimRequest Req(int64_t stable = 10000) {
-  SimRequest r;
-  r.model = "m";
-  r.prefix_key = "schema";
-  r.stable_tokens = stable;
-  r.variable_tokens = 500;
-  r.output_tokens = 1000;
-  return r;
+  return SimRequest::OnePrefix("m", "schema", stable, 500, 1000);
 }
 
 TEST(ProviderSim, FirstRequestWritesTheCacheAndPaysPrefill) {
