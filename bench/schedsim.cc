@@ -162,7 +162,7 @@ absl::Duration AfterLlm(const TaskNode& n, const CostModel& cost) {
 
 // Sequential, naive parallel and cached batch: a plain DAG runner.
 SimResult RunSimple(Strategy strategy, const Flat& flat, const CostModel& cost,
-                    ProviderSim* provider, const SimOptions& options) {
+                    ProviderSim* provider, const SchedSimOptions& options) {
   FakeClock clock;
   const MonotonicTime start = clock.MonotonicNow();
   EventQueue events;
@@ -235,7 +235,7 @@ SimResult RunSimple(Strategy strategy, const Flat& flat, const CostModel& cost,
 
 SimResult RunKiln(const kiln::v1::BatchSpec& batch, const ModelCatalog& models,
                   const CostModel& cost, ProviderSim* provider,
-                  const SimOptions& options, int64_t rpm) {
+                  const SchedSimOptions& options, int64_t rpm) {
   FakeClock clock;
   const MonotonicTime start = clock.MonotonicNow();
   SchedulerOptions so;
@@ -325,7 +325,7 @@ const char* StrategyName(Strategy s) {
 absl::StatusOr<SimResult> Simulate(Strategy strategy,
                                    const kiln::v1::BatchSpec& batch,
                                    const ModelCatalog& models,
-                                   const SimOptions& options) {
+                                   const SchedSimOptions& options) {
   const absl::Status valid = ProblemsToStatus(ValidateBatch(batch, models, {}, {}));
   if (!valid.ok()) return valid;
   const CostModel cost(&models);

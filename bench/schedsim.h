@@ -42,7 +42,7 @@ struct SimResult {
   int failed = 0;
 };
 
-struct SimOptions {
+struct SchedSimOptions {
   // Concurrent requests a strategy may have in flight (worker slots).
   int slots = 1000;
   // Provider account limit in requests per minute per model (0: the
@@ -54,7 +54,7 @@ struct SimOptions {
 absl::StatusOr<SimResult> Simulate(Strategy strategy,
                                    const kiln::v1::BatchSpec& batch,
                                    const ModelCatalog& models,
-                                   const SimOptions& options);
+                                   const SchedSimOptions& options);
 
 }  // namespace kiln
 

@@ -19,7 +19,7 @@
 
 int main(int argc, char** argv) {
   using namespace kiln;
-  SimOptions options;
+  SchedSimOptions options;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

@@ -12,7 +12,7 @@ TEST(Schedsim, EveryStrategyFinishesTheBrowserRenderer) {
   const ModelCatalog models = ModelCatalog::Builtin();
   auto parsed = ReadSpecFile("bench/scenarios/browser-renderer.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  SimOptions options;
+  SchedSimOptions options;
   for (Strategy s : {Strategy::kSequential, Strategy::kNaiveParallel,
                      Strategy::kCachedBatch, Strategy::kKiln}) {
     auto r = Simulate(s, parsed->batch, models, options);
@@ -29,7 +29,7 @@ TEST(Schedsim, KilnBeatsTheOthersAndWritesEachPrefixOnce) {
   const ModelCatalog models = ModelCatalog::Builtin();
   auto parsed = ReadSpecFile("bench/scenarios/browser-renderer.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  const SimOptions options;
+  const SchedSimOptions options;
   auto seq = Simulate(Strategy::kSequential, parsed->batch, models, options);
   auto naive = Simulate(Strategy::kNaiveParallel, parsed->batch, models, options);
   auto cached = Simulate(Strategy::kCachedBatch, parsed->batch, models, options);

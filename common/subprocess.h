@@ -1,0 +1,51 @@
+// Starting and stopping real processes, for integration tests and for the
+// CLI's embedded mode.
+#ifndef KILN_COMMON_SUBPROCESS_H_
+#define KILN_COMMON_SUBPROCESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace kiln {
+
+class Subprocess {
+ public:
+  // Starts `argv` with the current environment plus `env`. stdout and stderr
+  // go to `log_path` when it is non-empty, otherwise to the parent's.
+  static absl::StatusOr<Subprocess> Start(const std::vector<std::string>& argv,
+                                          const std::map<std::string, std::string>& env = {},
+                                          const std::string& log_path = "");
+
+  Subprocess(Subprocess&& other) noexcept;
+  Subprocess& operator=(Subprocess&& other) noexcept;
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+  // Kills (SIGKILL) and reaps the process if it is still running.
+  ~Subprocess();
+
+  pid_t pid() const { return pid_; }
+  // Sends `signal` and waits for the exit. Returns the exit status as
+  // waitpid reports it.
+  int Stop(int signal);
+  // Whether it has not exited yet.
+  bool Running();
+
+ private:
+  explicit Subprocess(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = -1;
+};
+
+// Waits until `path` holds a line (e.g. a port a server wrote), up to
+// `timeout`. DEADLINE_EXCEEDED otherwise.
+absl::StatusOr<std::string> WaitForFileLine(const std::string& path,
+                                            absl::Duration timeout);
+
+}  // namespace kiln
+
+#endif  // KILN_COMMON_SUBPROCESS_H_

@@ -1,0 +1,296 @@
+#include "llm/anthropic_wire.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "llm/prompt.h"
+#include "nlohmann/json.hpp"
+
+namespace kiln {
+namespace {
+
+using json = nlohmann::json;
+using kiln::v1::Prompt;
+using kiln::v1::PromptBlock;
+
+std::string StopReason(const SimAnswer& a) {
+  return a.finish_reason == "length" ? "max_tokens" : "end_turn";
+}
+
+json UsageJson(const TokenCounts& u, int64_t output) {
+  return json{{"input_tokens", u.input},
+              {"cache_creation_input_tokens", u.cache_write},
+              {"cache_read_input_tokens", u.cache_read},
+              {"output_tokens", output}};
+}
+
+int64_t Int(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : 0;
+}
+
+class AnthropicDecoder : public StreamDecoder {
+ public:
+  absl::Status OnEvent(const SseEvent& event, std::string* text) override {
+    const json j = json::parse(event.data, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      return absl::UnavailableError(
+          absl::StrCat("unreadable stream event: ", event.data.substr(0, 200)));
+    }
+    const std::string type = j.value("type", event.event);
+    if (type == "message_start" && j.contains("message")) {
+      const json& m = j["message"];
+      if (m.contains("id") && m["id"].is_string()) summary_.request_id = m["id"];
+      if (m.contains("usage") && m["usage"].is_object()) {
+        const json& u = m["usage"];
+        summary_.usage.input = Int(u, "input_tokens");
+        summary_.usage.cache_write = Int(u, "cache_creation_input_tokens");
+        summary_.usage.cache_read = Int(u, "cache_read_input_tokens");
+        summary_.usage.output = Int(u, "output_tokens");
+      }
+    } else if (type == "content_block_delta" && j.contains("delta")) {
+      const json& d = j["delta"];
+      if (d.value("type", "") == "text_delta" && d.contains("text") &&
+          d["text"].is_string()) {
+        text->append(d["text"].get<std::string>());
+      }
+    } else if (type == "message_delta") {
+      if (j.contains("delta") && j["delta"].contains("stop_reason") &&
+          j["delta"]["stop_reason"].is_string()) {
+        summary_.finish_reason = j["delta"]["stop_reason"];
+      }
+      // Cumulative output tokens.
+      if (j.contains("usage") && j["usage"].is_object()) {
+        summary_.usage.output = Int(j["usage"], "output_tokens");
+      }
+    } else if (type == "message_stop") {
+      done_ = true;
+    } else if (type == "error") {
+      const json& e = j.contains("error") ? j["error"] : j;
+      const std::string etype = e.value("type", "error");
+      const std::string msg = absl::StrCat(etype, ": ", e.value("message", ""));
+      // Overload and api errors mid-stream are transient.
+      return etype == "invalid_request_error" ? absl::InvalidArgumentError(msg)
+                                              : absl::UnavailableError(msg);
+    }
+    return absl::OkStatus();  // ping, content_block_start/stop, unknown
+  }
+  bool done() const override { return done_; }
+  AttemptSummary summary() const override { return summary_; }
+
+ private:
+  AttemptSummary summary_;
+  bool done_ = false;
+};
+
+absl::Status Bad(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+}  // namespace
+
+std::vector<std::string> AnthropicWire::Headers(const std::string& api_key) const {
+  std::vector<std::string> h = {"Content-Type: application/json",
+                                "Accept: text/event-stream",
+                                "anthropic-version: 2023-06-01"};
+  if (!api_key.empty()) h.push_back("x-api-key: " + api_key);
+  return h;
+}
+
+std::string AnthropicWire::RequestBody(const Prompt& prompt,
+                                       int32_t default_max_tokens) const {
+  const std::vector<int> points = CacheBreakpoints(prompt, 4);
+  const std::set<int> marked(points.begin(), points.end());
+  json system = json::array();
+  json messages = json::array();
+  json content = json::array();
+  auto flush_user = [&] {
+    if (content.empty()) return;
+    messages.push_back({{"role", "user"}, {"content", content}});
+    content = json::array();
+  };
+  for (int i = 0; i < prompt.blocks_size(); ++i) {
+    const PromptBlock& b = prompt.blocks(i);
+    json block = {{"type", "text"}, {"text", b.text()}};
+    if (marked.count(i)) block["cache_control"] = {{"type", "ephemeral"}};
+    if (b.kind() == PromptBlock::KIND_SYSTEM) {
+      system.push_back(std::move(block));
+    } else if (b.kind() == PromptBlock::KIND_ASSISTANT) {
+      flush_user();
+      messages.push_back({{"role", "assistant"}, {"content", json::array({block})}});
+    } else {
+      content.push_back(std::move(block));
+    }
+  }
+  flush_user();
+  const int32_t max_tokens = prompt.max_output_tokens() > 0
+                                 ? prompt.max_output_tokens()
+                                 : (default_max_tokens > 0 ? default_max_tokens : 4096);
+  json body = {{"model", prompt.model()},
+               {"max_tokens", max_tokens},
+               {"messages", messages},
+               {"stream", true}};
+  if (!system.empty()) body["system"] = system;
+  const auto& s = prompt.sampling();
+  if (s.has_temperature()) body["temperature"] = s.temperature();
+  if (s.has_top_p()) body["top_p"] = s.top_p();
+  if (s.stop_size() > 0) {
+    body["stop_sequences"] = std::vector<std::string>(s.stop().begin(), s.stop().end());
+  }
+  return body.dump();
+}
+
+std::unique_ptr<StreamDecoder> AnthropicWire::NewDecoder() const {
+  return std::make_unique<AnthropicDecoder>();
+}
+
+ProviderErrorBody AnthropicWire::ParseError(absl::string_view body) const {
+  ProviderErrorBody e;
+  const json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    const json& err = j["error"];
+    if (err.contains("message") && err["message"].is_string()) e.message = err["message"];
+    if (err.contains("type") && err["type"].is_string()) e.type = err["type"];
+  } else {
+    e.message = std::string(body.substr(0, 500));
+  }
+  if (!e.type.empty()) e.message = absl::StrCat(e.type, ": ", e.message);
+  e.quota = e.type == "billing_error" ||
+            e.message.find("credit balance is too low") != std::string::npos;
+  return e;
+}
+
+absl::StatusOr<ApiRequest> ParseAnthropicRequest(absl::string_view body) {
+  const json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Bad("body", "not a JSON object");
+  ApiRequest r;
+  if (!j.contains("model") || !j["model"].is_string()) {
+    return Bad("model", "required string");
+  }
+  r.prompt.set_model(j["model"].get<std::string>());
+  if (!j.contains("max_tokens") || !j["max_tokens"].is_number_integer() ||
+      j["max_tokens"].get<int64_t>() < 1) {
+    return Bad("max_tokens", "required positive integer");
+  }
+  r.prompt.set_max_output_tokens(j["max_tokens"].get<int32_t>());
+  // One block per text block; breakpoints where cache_control is set.
+  auto add_blocks = [&](const json& content, PromptBlock::Kind kind,
+                        const std::string& field) -> absl::Status {
+    if (content.is_string()) {
+      PromptBlock* b = r.prompt.add_blocks();
+      b->set_kind(kind);
+      b->set_text(content.get<std::string>());
+      return absl::OkStatus();
+    }
+    if (!content.is_array()) return Bad(field, "must be a string or an array of blocks");
+    int k = 0;
+    for (const json& block : content) {
+      const std::string bf = absl::StrCat(field, "[", k++, "]");
+      if (!block.is_object() || block.value("type", "") != "text" ||
+          !block.contains("text") || !block["text"].is_string()) {
+        return Bad(bf, "only text blocks are supported");
+      }
+      PromptBlock* b = r.prompt.add_blocks();
+      b->set_kind(kind);
+      b->set_text(block["text"].get<std::string>());
+      if (block.contains("cache_control") && !block["cache_control"].is_null()) {
+        r.cache_points.push_back(r.prompt.blocks_size() - 1);
+      }
+    }
+    return absl::OkStatus();
+  };
+  if (j.contains("system")) {
+    absl::Status s = add_blocks(j["system"], PromptBlock::KIND_SYSTEM, "system");
+    if (!s.ok()) return s;
+  }
+  if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) {
+    return Bad("messages", "required non-empty array");
+  }
+  int i = 0;
+  for (const json& m : j["messages"]) {
+    const std::string field = absl::StrCat("messages[", i++, "]");
+    const std::string role = m.is_object() ? m.value("role", "") : "";
+    if (role != "user" && role != "assistant") {
+      return Bad(field + ".role", "must be \"user\" or \"assistant\"");
+    }
+    if (!m.contains("content")) return Bad(field + ".content", "required");
+    absl::Status s = add_blocks(m["content"],
+                                role == "assistant" ? PromptBlock::KIND_ASSISTANT
+                                                    : PromptBlock::KIND_UNSPECIFIED,
+                                field + ".content");
+    if (!s.ok()) return s;
+  }
+  if (r.cache_points.size() > 4) {
+    return Bad("cache_control", "a request may set at most 4 cache breakpoints");
+  }
+  if (j.contains("temperature") && j["temperature"].is_number()) {
+    const double t = j["temperature"];
+    if (t < 0 || t > 1) return Bad("temperature", "must be within [0, 1]");
+    r.prompt.mutable_sampling()->set_temperature(t);
+  }
+  r.stream = j.value("stream", false);
+  return r;
+}
+
+std::string AnthropicResponseBody(const SimAnswer& a, const std::string& model) {
+  const json body = {
+      {"id", "msg_" + a.request_id},
+      {"type", "message"},
+      {"role", "assistant"},
+      {"model", model},
+      {"content", json::array({{{"type", "text"}, {"text", a.text}}})},
+      {"stop_reason", StopReason(a)},
+      {"stop_sequence", nullptr},
+      {"usage", UsageJson(a.response.usage, a.response.usage.output)}};
+  return body.dump();
+}
+
+StreamPlan AnthropicStreamPlan(const SimAnswer& a, const std::string& model) {
+  StreamPlan p;
+  const json start = {
+      {"type", "message_start"},
+      {"message",
+       {{"id", "msg_" + a.request_id},
+        {"type", "message"},
+        {"role", "assistant"},
+        {"content", json::array()},
+        {"model", model},
+        {"stop_reason", nullptr},
+        {"stop_sequence", nullptr},
+        {"usage", UsageJson(a.response.usage, 1)}}}};
+  p.head.push_back(FormatSse("message_start", start.dump()));
+  p.head.push_back(FormatSse(
+      "content_block_start",
+      json{{"type", "content_block_start"},
+           {"index", 0},
+           {"content_block", {{"type", "text"}, {"text", ""}}}}
+          .dump()));
+  p.head.push_back(FormatSse("ping", R"({"type": "ping"})"));
+  for (const auto& [at, piece] : a.chunks) {
+    p.chunk_events.push_back(FormatSse(
+        "content_block_delta",
+        json{{"type", "content_block_delta"},
+             {"index", 0},
+             {"delta", {{"type", "text_delta"}, {"text", piece}}}}
+            .dump()));
+  }
+  p.tail.push_back(FormatSse(
+      "content_block_stop", json{{"type", "content_block_stop"}, {"index", 0}}.dump()));
+  p.tail.push_back(FormatSse(
+      "message_delta",
+      json{{"type", "message_delta"},
+           {"delta", {{"stop_reason", StopReason(a)}, {"stop_sequence", nullptr}}},
+           {"usage", {{"output_tokens", a.response.usage.output}}}}
+          .dump()));
+  p.tail.push_back(FormatSse("message_stop", R"({"type": "message_stop"})"));
+  return p;
+}
+
+ApiError AnthropicError(int http_status, absl::string_view type,
+                        absl::string_view message) {
+  ApiError e;
+  e.http_status = http_status;
+  e.body = json{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}}.dump();
+  return e;
+}
+
+}  // namespace kiln

@@ -1,0 +1,117 @@
+// kiln_llmsim: an OpenAI- and Anthropic-compatible HTTP server backed by the
+// simulated model (model profiles, prompt caching, rate limits, faults, real
+// code), for tests, demos and benchmarks.
+//
+//   kiln_llmsim --port=8089 --time_scale=10
+//   OPENAI_BASE_URL=http://127.0.0.1:8089/v1  (OpenAI clients)
+//   ANTHROPIC_BASE_URL=http://127.0.0.1:8089  (Anthropic clients)
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "llm/llmsim_server.h"
+#include "llm/model_profile.h"
+#include "llm/secret.h"
+#include "llm/sim_llm.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "IPv4 address to listen on");
+ABSL_FLAG(int, port, 8089, "TCP port; 0 picks a free one (see --port_file)");
+ABSL_FLAG(std::string, port_file, "", "write the port here once listening");
+ABSL_FLAG(double, time_scale, 1.0,
+          "simulated seconds per real second (10: ten times faster)");
+ABSL_FLAG(uint64_t, seed, 1, "seed of the generated code, defects and faults");
+ABSL_FLAG(double, defect_rate, 0.0,
+          "share of first attempts whose file carries a defect its check rejects");
+ABSL_FLAG(double, fault_5xx, 0.0, "share of requests answered 500 (529 for Anthropic)");
+ABSL_FLAG(double, fault_stall, 0.0, "share of streams that stop sending mid-way");
+ABSL_FLAG(double, fault_drop, 0.0, "share of streams whose connection is closed mid-way");
+ABSL_FLAG(int64_t, rpm, 0,
+          "account-wide requests per minute per model (0: the profiles' limits)");
+ABSL_FLAG(std::string, models, "",
+          "YAML file of extra or overriding model profiles");
+ABSL_FLAG(std::string, api_key_env, "",
+          "name of an environment variable holding the key clients must send; "
+          "empty: any key is accepted");
+ABSL_FLAG(int, chunk_tokens, 8, "tokens per streamed chunk");
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "an OpenAI- and Anthropic-compatible LLM simulator.\n"
+      "  kiln_llmsim --port=8089 --time_scale=10 [--defect_rate=0.2] "
+      "[--fault_5xx=0.05]");
+  absl::ParseCommandLine(argc, argv);
+  using namespace kiln;
+
+  ModelCatalog models = ModelCatalog::Builtin();
+  if (const std::string path = absl::GetFlag(FLAGS_models); !path.empty()) {
+    std::ifstream in(path);
+    if (!in) {
+      std::fprintf(stderr, "kiln_llmsim: --models: cannot read %s\n", path.c_str());
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (absl::Status s = models.MergeYaml(ss.str(), path); !s.ok()) {
+      std::fprintf(stderr, "kiln_llmsim: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  if (absl::GetFlag(FLAGS_time_scale) <= 0) {
+    std::fprintf(stderr, "kiln_llmsim: --time_scale must be positive\n");
+    return 2;
+  }
+  SimOptions sim;
+  sim.seed = absl::GetFlag(FLAGS_seed);
+  sim.defect_rate = absl::GetFlag(FLAGS_defect_rate);
+  sim.faults.server_error = absl::GetFlag(FLAGS_fault_5xx);
+  sim.faults.stall = absl::GetFlag(FLAGS_fault_stall);
+  sim.faults.drop = absl::GetFlag(FLAGS_fault_drop);
+  sim.faults.seed = sim.seed;
+  sim.requests_per_minute = absl::GetFlag(FLAGS_rpm);
+  sim.chunk_tokens = absl::GetFlag(FLAGS_chunk_tokens);
+  SimLlm llm(&models, sim);
+
+  LlmSimServerOptions o;
+  o.host = absl::GetFlag(FLAGS_host);
+  o.port = absl::GetFlag(FLAGS_port);
+  o.time_scale = absl::GetFlag(FLAGS_time_scale);
+  if (const std::string env = absl::GetFlag(FLAGS_api_key_env); !env.empty()) {
+    absl::StatusOr<Secret> key = LoadSecret(env);
+    if (!key.ok()) {
+      std::fprintf(stderr, "kiln_llmsim: --api_key_env: %s\n",
+                   std::string(key.status().message()).c_str());
+      return 2;
+    }
+    o.api_key = key->Reveal();
+  }
+  LlmSimServer server(&llm, o);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::fprintf(stderr, "kiln_llmsim: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (const std::string pf = absl::GetFlag(FLAGS_port_file); !pf.empty()) {
+    const std::string tmp = pf + ".tmp";
+    std::ofstream(tmp) << server.port() << "\n";
+    std::rename(tmp.c_str(), pf.c_str());
+  }
+  std::printf("kiln_llmsim listening on http://%s:%d (time scale %g)\n",
+              o.host.c_str(), server.port(), o.time_scale);
+  std::fflush(stdout);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  while (!g_stop) pause();
+  server.Stop();
+  return 0;
+}

@@ -1,0 +1,86 @@
+// A provider's HTTP protocol, both ways: what an adapter sends and how it
+// reads the stream (WireProtocol), and what kiln_llmsim reads and answers
+// (the Parse*/Encode* functions of each protocol). One file per protocol:
+// llm/openai_wire.h, llm/anthropic_wire.h.
+#ifndef KILN_LLM_WIRE_H_
+#define KILN_LLM_WIRE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/clock.h"
+#include "kiln/v1/task.pb.h"
+#include "llm/call_driver.h"
+#include "llm/sim_llm.h"
+#include "llm/sse.h"
+
+namespace kiln {
+
+// Reads one streamed response.
+class StreamDecoder {
+ public:
+  virtual ~StreamDecoder() = default;
+  // Handles one event: appends generated text to `text`; returns an error
+  // for an error event or a malformed one.
+  virtual absl::Status OnEvent(const SseEvent& event, std::string* text) = 0;
+  // The terminal event was seen.
+  virtual bool done() const = 0;
+  virtual AttemptSummary summary() const = 0;
+};
+
+// What a provider's error body says.
+struct ProviderErrorBody {
+  std::string message;
+  std::string type;  // "rate_limit_error", "invalid_request_error", ...
+  std::string code;  // OpenAI's "insufficient_quota", ...
+  // A quota or billing error: retrying will not help.
+  bool quota = false;
+};
+
+class WireProtocol {
+ public:
+  virtual ~WireProtocol() = default;
+  // "openai" or "anthropic".
+  virtual std::string name() const = 0;
+  // Appended to the base URL.
+  virtual std::string path() const = 0;
+  virtual std::vector<std::string> Headers(const std::string& api_key) const = 0;
+  // The streaming request for `prompt`; `default_max_tokens` when the prompt
+  // sets none (Anthropic requires one).
+  virtual std::string RequestBody(const kiln::v1::Prompt& prompt,
+                                  int32_t default_max_tokens) const = 0;
+  virtual std::unique_ptr<StreamDecoder> NewDecoder() const = 0;
+  virtual ProviderErrorBody ParseError(absl::string_view body) const = 0;
+};
+
+// A request as kiln_llmsim reads it.
+struct ApiRequest {
+  kiln::v1::Prompt prompt;
+  std::vector<int> cache_points;
+  bool stream = false;
+  bool include_usage = false;  // OpenAI stream_options.include_usage
+};
+
+// The timed pieces of a streamed answer: `head` goes out at the first token,
+// chunk_events[i] with answer.chunks[i], `tail` when the answer is done.
+struct StreamPlan {
+  std::vector<std::string> head;
+  std::vector<std::string> chunk_events;
+  std::vector<std::string> tail;
+};
+
+// An HTTP error as kiln_llmsim answers it.
+struct ApiError {
+  int http_status = 500;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_LLM_WIRE_H_
