@@ -46,7 +46,7 @@ struct LlmSimServer::Conn {
   bool streaming = false;
   bool close_after = false;   // the client asked for Connection: close
   bool want_write = false;
-  bool api = false;          // the response in progress answers an API call
+  bool api = false;          // the response in progress answers an API call (200)
   bool served_api = false;   // the connection has served an API call
   uint64_t gen = 0;
 };
@@ -318,6 +318,7 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
                        c.close_after) + body);
   };
   auto error = [&](const ApiError& e) {
+    c.api = false;  // `completed` counts answers, not errors
     if (e.http_status == 429) {
       ++rate_limited_;
     } else if (e.http_status >= 500) {

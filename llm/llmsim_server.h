@@ -46,7 +46,7 @@ struct LlmSimStats {
   // API calls (the simulator's own endpoints are not counted here).
   int64_t requests = 0;
   int64_t streams_active = 0;
-  int64_t completed = 0;
+  int64_t completed = 0;  // API answers (200) sent in full
   int64_t rate_limited = 0;
   int64_t server_errors = 0;
   int64_t stalls = 0;

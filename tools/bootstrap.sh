@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs every Debian package Kiln needs to build, test and run.
-# Idempotent: when everything is already installed it only runs dpkg-query
-# and returns at once (no apt-get update, no network).
+# Installs every Debian package Kiln needs to build, test and run, and the
+# npm packages of the SDK compatibility test (tests/node) under
+# ~/.cache/kiln/node. Idempotent: when everything is already installed it
+# only runs dpkg-query and compares a lock file (no network).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   # toolchain and build
@@ -22,13 +24,27 @@ for p in "${PACKAGES[@]}"; do
   [ "$status" = "installed" ] || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# Node.js and npm for tests/node. The machine may carry NodeSource's nodejs,
+# which bundles npm and conflicts with Debian's npm package: install
+# Debian's only what is absent.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-echo "bootstrap: installing ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# The official OpenAI and Anthropic SDKs, at the versions of the lock file.
+NODE_DIR="${KILN_NODE_DIR:-$HOME/.cache/kiln/node}"
+if ! cmp -s tests/node/package-lock.json "$NODE_DIR/package-lock.json" ||
+   [ ! -d "$NODE_DIR/node_modules" ]; then
+  echo "bootstrap: installing the npm packages of tests/node into $NODE_DIR" >&2
+  mkdir -p "$NODE_DIR"
+  cp tests/node/package.json tests/node/package-lock.json "$NODE_DIR/"
+  (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
+fi
