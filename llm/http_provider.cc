@@ -111,6 +111,19 @@ HttpProvider::HttpProvider(std::unique_ptr<WireProtocol> wire,
                            HttpProviderOptions options, HttpTransport* transport)
     : wire_(std::move(wire)), options_(std::move(options)), transport_(transport) {}
 
+HttpProvider::HttpProvider(std::unique_ptr<WireProtocol> wire,
+                           HttpProviderOptions options)
+    : owned_transport_(std::make_unique<HttpTransport>()),
+      wire_(std::move(wire)),
+      options_(std::move(options)),
+      transport_(owned_transport_.get()) {}
+
+HttpProvider::~HttpProvider() {
+  // The transport's thread runs calls' callbacks, which use this provider:
+  // stop it first.
+  owned_transport_.reset();
+}
+
 std::unique_ptr<LlmCall> HttpProvider::Start(const kiln::v1::Prompt& prompt,
                                              StreamCallbacks callbacks) {
   HttpRequest req;

@@ -30,6 +30,9 @@ class HttpProvider : public Provider {
   // `transport` is not owned and may be shared by several providers.
   HttpProvider(std::unique_ptr<WireProtocol> wire, HttpProviderOptions options,
                HttpTransport* transport);
+  // With a transport of its own.
+  HttpProvider(std::unique_ptr<WireProtocol> wire, HttpProviderOptions options);
+  ~HttpProvider() override;
 
   std::string name() const override { return wire_->name(); }
   std::unique_ptr<LlmCall> Start(const kiln::v1::Prompt& prompt,
@@ -37,6 +40,7 @@ class HttpProvider : public Provider {
 
  private:
   class HttpAttempt;
+  std::unique_ptr<HttpTransport> owned_transport_;
   std::unique_ptr<WireProtocol> wire_;
   const HttpProviderOptions options_;
   HttpTransport* const transport_;

@@ -1,6 +1,9 @@
 #include "llm/http_transport.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <mutex>
@@ -52,6 +55,16 @@ HttpTransport::HttpTransport() : HttpTransport(Options()) {}
 HttpTransport::HttpTransport(Options options) : options_(options) {
   GlobalInit();
   multi_ = curl_multi_init();
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  curl_multi_setopt(Multi(multi_), CURLMOPT_SOCKETFUNCTION, &HttpTransport::SocketCallback);
+  curl_multi_setopt(Multi(multi_), CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(Multi(multi_), CURLMOPT_TIMERFUNCTION, &HttpTransport::TimerCallback);
+  curl_multi_setopt(Multi(multi_), CURLMOPT_TIMERDATA, this);
   curl_multi_setopt(Multi(multi_), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   curl_multi_setopt(Multi(multi_), CURLMOPT_MAXCONNECTS,
                     options_.max_cached_connections);
@@ -67,13 +80,48 @@ HttpTransport::~HttpTransport() {
     MutexLock l(&mu_);
     stop_ = true;
   }
-  curl_multi_wakeup(Multi(multi_));
+  Wake();
   thread_.join();
   for (auto& [id, t] : transfers_) {
     curl_multi_remove_handle(Multi(multi_), t->easy);
   }
   transfers_.clear();
   curl_multi_cleanup(Multi(multi_));
+  close(epoll_fd_);
+  close(wake_fd_);
+}
+
+void HttpTransport::Wake() {
+  const uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+int HttpTransport::SocketCallback(void* /*easy*/, int fd, int what, void* self,
+                                  void* socketp) {
+  auto* t = static_cast<HttpTransport*>(self);
+  if (what == CURL_POLL_REMOVE) {
+    epoll_ctl(t->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    return 0;
+  }
+  epoll_event ev{};
+  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  ev.data.fd = fd;
+  if (socketp == nullptr) {
+    if (epoll_ctl(t->epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      epoll_ctl(t->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+    }
+    curl_multi_assign(Multi(t->multi_), fd, t);  // marks it registered
+  } else {
+    epoll_ctl(t->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  }
+  return 0;
+}
+
+int HttpTransport::TimerCallback(void* /*multi*/, long timeout_ms, void* self) {
+  auto* t = static_cast<HttpTransport*>(self);
+  t->curl_deadline_ = timeout_ms < 0 ? MonotonicTime::Infinite()
+                                     : t->Now() + absl::Milliseconds(timeout_ms);
+  return 0;
 }
 
 bool HttpTransport::OnLoopThread() const {
@@ -87,7 +135,7 @@ void HttpTransport::Post(std::function<void()> fn) {
     MutexLock l(&mu_);
     posted_.push_back(std::move(fn));
   }
-  curl_multi_wakeup(Multi(multi_));
+  Wake();
 }
 
 void HttpTransport::RunAfter(absl::Duration delay, std::function<void()> fn) {
@@ -99,7 +147,7 @@ void HttpTransport::RunAfter(absl::Duration delay, std::function<void()> fn) {
     MutexLock l(&mu_);
     timers_.push(Timer{Now() + delay, timer_seq_++, std::move(fn)});
   }
-  curl_multi_wakeup(Multi(multi_));
+  Wake();
 }
 
 uint64_t HttpTransport::Send(HttpRequest request,
@@ -227,6 +275,8 @@ void HttpTransport::Drain() {
 
 void HttpTransport::Run() {
   loop_id_ = std::this_thread::get_id();
+  std::vector<epoll_event> events(256);
+  int running = 0;
   while (true) {
     std::vector<std::function<void()>> ready;
     absl::Duration wait = absl::Seconds(1);
@@ -242,21 +292,34 @@ void HttpTransport::Run() {
       if (!timers_.empty()) wait = std::min(wait, timers_.top().at - now);
     }
     for (auto& fn : ready) fn();
-
-    int running = 0;
-    curl_multi_perform(Multi(multi_), &running);
-    Drain();
-
     {
       MutexLock l(&mu_);
-      if (!posted_.empty()) continue;
+      if (!posted_.empty()) wait = absl::ZeroDuration();
     }
-    long curl_ms = -1;
-    curl_multi_timeout(Multi(multi_), &curl_ms);
-    if (curl_ms >= 0) wait = std::min(wait, absl::Milliseconds(curl_ms));
-    const int ms = static_cast<int>(
-        std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1)))));
-    curl_multi_poll(Multi(multi_), nullptr, 0, ms, nullptr);
+    if (curl_deadline_ != MonotonicTime::Infinite()) {
+      wait = std::min(wait, curl_deadline_ - Now());
+    }
+    const int ms = static_cast<int>(std::max<int64_t>(
+        0, absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1)))));
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), ms);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        uint64_t drained = 0;
+        (void)!read(wake_fd_, &drained, sizeof(drained));
+        continue;
+      }
+      int flags = 0;
+      if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
+      if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+      if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+      curl_multi_socket_action(Multi(multi_), fd, flags, &running);
+    }
+    if (curl_deadline_ <= Now()) {
+      curl_deadline_ = MonotonicTime::Infinite();
+      curl_multi_socket_action(Multi(multi_), CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    Drain();
   }
 }
 

@@ -1,5 +1,7 @@
-// HTTP for the provider adapters: libcurl's multi interface on one thread,
-// so one process holds hundreds of concurrent streams; connections are
+// HTTP for the provider adapters: libcurl's multi interface on one thread
+// (curl_multi_socket_action over epoll, so each wake-up touches only the
+// sockets that are ready), so one process holds hundreds of concurrent
+// streams; connections are
 // reused from curl's cache, HTTP/2 is negotiated where the server offers it
 // over TLS, and requests to one host share connections (multiplexed under
 // HTTP/2). The thread is also an Executor: calls' timers and callbacks run
@@ -95,11 +97,19 @@ class HttpTransport : public Executor {
   void Remove(uint64_t id, bool notify, absl::Status status);
   void Drain();
   bool OnLoopThread() const;
+  void Wake();
   static size_t WriteCallback(char* data, size_t size, size_t n, void* user);
   static size_t HeaderCallback(char* data, size_t size, size_t n, void* user);
+  static int SocketCallback(void* easy, int fd, int what, void* self, void* socketp);
+  static int TimerCallback(void* multi, long timeout_ms, void* self);
 
   const Options options_;
   void* multi_ = nullptr;  // CURLM*
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  // When curl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT) (loop
+  // thread only).
+  MonotonicTime curl_deadline_ = MonotonicTime::Infinite();
   std::thread thread_;
   std::thread::id loop_id_;
 

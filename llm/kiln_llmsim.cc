@@ -6,6 +6,8 @@
 //   OPENAI_BASE_URL=http://127.0.0.1:8089/v1  (OpenAI clients)
 //   ANTHROPIC_BASE_URL=http://127.0.0.1:8089  (Anthropic clients)
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -53,6 +55,11 @@ int main(int argc, char** argv) {
       "[--fault_5xx=0.05]");
   absl::ParseCommandLine(argc, argv);
   using namespace kiln;
+  // Thousands of concurrent streams need as many descriptors.
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
 
   ModelCatalog models = ModelCatalog::Builtin();
   if (const std::string path = absl::GetFlag(FLAGS_models); !path.empty()) {
