@@ -172,6 +172,12 @@ class Driver : public std::enable_shared_from_this<Driver> {
       attempt_handle_->Abort();
       attempt_handle_.reset();
     }
+    if (!r.ok()) {
+      // A status of its own for the caller's thread: absl::Status shares its
+      // message by a reference count that Debian's (uninstrumented) libabsl
+      // updates where ThreadSanitizer cannot see it.
+      r = absl::Status(r.status().code(), std::string(r.status().message()));
+    }
     StreamCallbacks cb = std::move(cb_);
     cb_ = StreamCallbacks();
     std::shared_ptr<Driver> self = std::move(self_);
