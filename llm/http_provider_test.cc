@@ -322,6 +322,19 @@ TEST_P(AdapterTest, AStallEndsInATimeoutAndFreesTheConnection) {
   EXPECT_EQ(sim.Stats()["stalls"], 1);
 }
 
+TEST_P(AdapterTest, ADroppedConnectionMidStreamIsUnavailable) {
+  Sim sim({"--time_scale=100", "--fault_drop=1"});
+  auto p = Provider(sim);
+  Recorder rec;
+  auto call = p->Start(MakePrompt(Model(), "a.py"), rec.Callbacks());
+  absl::StatusOr<LlmResult> r = rec.Wait();
+  // Text was delivered, so the call does not re-send; the status stays
+  // retryable for the scheduler.
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_EQ(rec.events.front(), "first_token");
+  EXPECT_EQ(sim.Stats()["drops"], 1);
+}
+
 TEST_P(AdapterTest, CancelMidStreamFreesTheConnection) {
   Sim sim({"--time_scale=20"});
   auto p = Provider(sim);

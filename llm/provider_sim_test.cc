@@ -100,5 +100,50 @@ TEST(ProviderSim, RateLimitsAnswer429WithRetryAfter) {
   EXPECT_FALSE(sim.Send(Req(), clock.MonotonicNow()).rate_limited);
 }
 
+TEST(ProviderSim, ReadsTheLongestCachedPrefixAndWritesTheRest) {
+  const ModelCatalog models = Models();
+  ProviderSim sim(&models);
+  FakeClock clock;
+  SimRequest a;
+  a.model = "m";
+  a.prefixes = {{"sys", 2000}, {"sys+ctx", 9000}};
+  a.prompt_tokens = 9500;
+  a.output_tokens = 100;
+  const SimResponse ra = sim.Send(a, clock.MonotonicNow());
+  EXPECT_EQ(ra.usage.cache_write, 9000);
+  EXPECT_EQ(ra.usage.input, 500);
+  clock.Advance(ra.first_token_at - clock.MonotonicNow());
+  // Same system prompt, other context: reads 2000, writes up to its own
+  // longest prefix.
+  SimRequest b = a;
+  b.prefixes = {{"sys", 2000}, {"sys+other", 6000}};
+  b.prompt_tokens = 6400;
+  const SimResponse rb = sim.Send(b, clock.MonotonicNow());
+  EXPECT_EQ(rb.usage.cache_read, 2000);
+  EXPECT_EQ(rb.usage.cache_write, 4000);
+  EXPECT_EQ(rb.usage.input, 400);
+  // A prefix under the minimum is neither read nor written.
+  SimRequest c = a;
+  c.prefixes = {{"tiny", 500}};
+  c.prompt_tokens = 800;
+  const SimResponse rc = sim.Send(c, clock.MonotonicNow());
+  EXPECT_EQ(rc.usage.cache_write, 0);
+  EXPECT_EQ(rc.usage.input, 800);
+}
+
+TEST(ProviderSim, ServerErrorsBillNothing) {
+  const ModelCatalog models = Models();
+  FaultRates f;
+  f.server_error = 1;
+  ProviderSim sim(&models, 0, f);
+  FakeClock clock;
+  SimRequest r = Req();
+  r.fault_key = 42;
+  const SimResponse resp = sim.Send(r, clock.MonotonicNow());
+  EXPECT_EQ(resp.fault, SimFault::kServerError);
+  EXPECT_EQ(resp.usage.input + resp.usage.cache_write + resp.usage.output, 0);
+  EXPECT_EQ(resp.cost_usd, 0);
+}
+
 }  // namespace
 }  // namespace kiln
