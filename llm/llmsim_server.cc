@@ -426,8 +426,7 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
       return;
     }
     const SimResponse& r = answer->response;
-    const std::string request_id =
-        openai ? "req_" + answer->request_id : "req_" + answer->request_id;
+    const std::string request_id = "req_" + answer->request_id;
     if (r.rate_limited) {
       const absl::Duration real = r.retry_after / options_.time_scale;
       ApiError e = openai

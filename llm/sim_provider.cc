@@ -43,7 +43,6 @@ class SimProvider::SimAttempt : public Attempt,
                             false, absl::Seconds(-1)));
       return;
     }
-    start_ = now;
     if (r.fault != SimFault::kNone) {
       cut_ = static_cast<size_t>(static_cast<double>(answer_.chunks.size()) *
                                  r.fault_fraction);
@@ -103,7 +102,6 @@ class SimProvider::SimAttempt : public Attempt,
   SimProvider* const owner_;
   std::shared_ptr<AttemptSink> sink_;
   SimAnswer answer_;
-  MonotonicTime start_;
   size_t next_ = 0;
   size_t cut_ = static_cast<size_t>(-1);
   bool aborted_ = false;
