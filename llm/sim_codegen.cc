@@ -534,7 +534,6 @@ std::string SimReply(const PromptFacts& facts, const CodegenOptions& options) {
     if (lang == "html") return l == "css";
     return l == lang;
   };
-  job.callees.clear();
   for (const auto& [dep, names] : job.deps) {
     if (same_family(dep)) {
       job.callees.insert(job.callees.end(), names.begin(), names.end());
