@@ -74,17 +74,7 @@ class AnthropicDecoder : public StreamDecoder {
     }
     return absl::OkStatus();  // ping, content_block_start/stop, unknown
   }
-  bool done() const override { return done_; }
-  AttemptSummary summary() const override { return summary_; }
-
- private:
-  AttemptSummary summary_;
-  bool done_ = false;
 };
-
-absl::Status Bad(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
 
 }  // namespace
 
@@ -144,15 +134,7 @@ std::unique_ptr<StreamDecoder> AnthropicWire::NewDecoder() const {
 }
 
 ProviderErrorBody AnthropicWire::ParseError(absl::string_view body) const {
-  ProviderErrorBody e;
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-    const json& err = j["error"];
-    if (err.contains("message") && err["message"].is_string()) e.message = err["message"];
-    if (err.contains("type") && err["type"].is_string()) e.type = err["type"];
-  } else {
-    e.message = std::string(body.substr(0, 500));
-  }
+  ProviderErrorBody e = ReadErrorObject(body);
   if (!e.type.empty()) e.message = absl::StrCat(e.type, ": ", e.message);
   e.quota = e.type == "billing_error" ||
             e.message.find("credit balance is too low") != std::string::npos;
@@ -161,15 +143,15 @@ ProviderErrorBody AnthropicWire::ParseError(absl::string_view body) const {
 
 absl::StatusOr<ApiRequest> ParseAnthropicRequest(absl::string_view body) {
   const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Bad("body", "not a JSON object");
+  if (j.is_discarded() || !j.is_object()) return FieldError("body", "not a JSON object");
   ApiRequest r;
   if (!j.contains("model") || !j["model"].is_string()) {
-    return Bad("model", "required string");
+    return FieldError("model", "required string");
   }
   r.prompt.set_model(j["model"].get<std::string>());
   if (!j.contains("max_tokens") || !j["max_tokens"].is_number_integer() ||
       j["max_tokens"].get<int64_t>() < 1) {
-    return Bad("max_tokens", "required positive integer");
+    return FieldError("max_tokens", "required positive integer");
   }
   r.prompt.set_max_output_tokens(j["max_tokens"].get<int32_t>());
   // One block per text block; breakpoints where cache_control is set.
@@ -181,13 +163,13 @@ absl::StatusOr<ApiRequest> ParseAnthropicRequest(absl::string_view body) {
       b->set_text(content.get<std::string>());
       return absl::OkStatus();
     }
-    if (!content.is_array()) return Bad(field, "must be a string or an array of blocks");
+    if (!content.is_array()) return FieldError(field, "must be a string or an array of blocks");
     int k = 0;
     for (const json& block : content) {
       const std::string bf = absl::StrCat(field, "[", k++, "]");
       if (!block.is_object() || block.value("type", "") != "text" ||
           !block.contains("text") || !block["text"].is_string()) {
-        return Bad(bf, "only text blocks are supported");
+        return FieldError(bf, "only text blocks are supported");
       }
       PromptBlock* b = r.prompt.add_blocks();
       b->set_kind(kind);
@@ -203,16 +185,16 @@ absl::StatusOr<ApiRequest> ParseAnthropicRequest(absl::string_view body) {
     if (!s.ok()) return s;
   }
   if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) {
-    return Bad("messages", "required non-empty array");
+    return FieldError("messages", "required non-empty array");
   }
   int i = 0;
   for (const json& m : j["messages"]) {
     const std::string field = absl::StrCat("messages[", i++, "]");
     const std::string role = m.is_object() ? m.value("role", "") : "";
     if (role != "user" && role != "assistant") {
-      return Bad(field + ".role", "must be \"user\" or \"assistant\"");
+      return FieldError(field + ".role", "must be \"user\" or \"assistant\"");
     }
-    if (!m.contains("content")) return Bad(field + ".content", "required");
+    if (!m.contains("content")) return FieldError(field + ".content", "required");
     absl::Status s = add_blocks(m["content"],
                                 role == "assistant" ? PromptBlock::KIND_ASSISTANT
                                                     : PromptBlock::KIND_UNSPECIFIED,
@@ -220,11 +202,11 @@ absl::StatusOr<ApiRequest> ParseAnthropicRequest(absl::string_view body) {
     if (!s.ok()) return s;
   }
   if (r.cache_points.size() > 4) {
-    return Bad("cache_control", "a request may set at most 4 cache breakpoints");
+    return FieldError("cache_control", "a request may set at most 4 cache breakpoints");
   }
   if (j.contains("temperature") && j["temperature"].is_number()) {
     const double t = j["temperature"];
-    if (t < 0 || t > 1) return Bad("temperature", "must be within [0, 1]");
+    if (t < 0 || t > 1) return FieldError("temperature", "must be within [0, 1]");
     r.prompt.mutable_sampling()->set_temperature(t);
   }
   r.stream = j.value("stream", false);

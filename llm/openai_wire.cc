@@ -67,17 +67,7 @@ class OpenAiDecoder : public StreamDecoder {
     }
     return absl::OkStatus();
   }
-  bool done() const override { return done_; }
-  AttemptSummary summary() const override { return summary_; }
-
- private:
-  AttemptSummary summary_;
-  bool done_ = false;
 };
-
-absl::Status Bad(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
 
 }  // namespace
 
@@ -132,16 +122,7 @@ std::unique_ptr<StreamDecoder> OpenAiWire::NewDecoder() const {
 }
 
 ProviderErrorBody OpenAiWire::ParseError(absl::string_view body) const {
-  ProviderErrorBody e;
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-    const json& err = j["error"];
-    if (err.contains("message") && err["message"].is_string()) e.message = err["message"];
-    if (err.contains("type") && err["type"].is_string()) e.type = err["type"];
-    if (err.contains("code") && err["code"].is_string()) e.code = err["code"];
-  } else {
-    e.message = std::string(body.substr(0, 500));
-  }
+  ProviderErrorBody e = ReadErrorObject(body);
   e.quota = e.code == "insufficient_quota" || e.type == "insufficient_quota" ||
             e.code == "billing_hard_limit_reached";
   return e;
@@ -150,21 +131,21 @@ ProviderErrorBody OpenAiWire::ParseError(absl::string_view body) const {
 absl::StatusOr<ApiRequest> ParseOpenAiRequest(absl::string_view body) {
   const json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    return Bad("body", "not a JSON object");
+    return FieldError("body", "not a JSON object");
   }
   ApiRequest r;
   if (!j.contains("model") || !j["model"].is_string()) {
-    return Bad("model", "required string");
+    return FieldError("model", "required string");
   }
   r.prompt.set_model(j["model"].get<std::string>());
   if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) {
-    return Bad("messages", "required non-empty array");
+    return FieldError("messages", "required non-empty array");
   }
   int i = 0;
   for (const json& m : j["messages"]) {
     const std::string field = absl::StrCat("messages[", i++, "]");
     if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
-      return Bad(field + ".role", "required string");
+      return FieldError(field + ".role", "required string");
     }
     const std::string role = m["role"];
     PromptBlock::Kind kind = PromptBlock::KIND_UNSPECIFIED;
@@ -173,14 +154,14 @@ absl::StatusOr<ApiRequest> ParseOpenAiRequest(absl::string_view body) {
     } else if (role == "assistant") {
       kind = PromptBlock::KIND_ASSISTANT;
     } else if (role != "user" && role != "tool") {
-      return Bad(field + ".role", "unknown role \"" + role + "\"");
+      return FieldError(field + ".role", "unknown role \"" + role + "\"");
     }
     auto add = [&](const std::string& text) {
       PromptBlock* b = r.prompt.add_blocks();
       b->set_kind(kind);
       b->set_text(text);
     };
-    if (!m.contains("content")) return Bad(field + ".content", "required");
+    if (!m.contains("content")) return FieldError(field + ".content", "required");
     const json& c = m["content"];
     if (c.is_string()) {
       add(c.get<std::string>());
@@ -190,18 +171,18 @@ absl::StatusOr<ApiRequest> ParseOpenAiRequest(absl::string_view body) {
         const std::string pf = absl::StrCat(field, ".content[", k++, "]");
         if (!part.is_object() || part.value("type", "") != "text" ||
             !part.contains("text") || !part["text"].is_string()) {
-          return Bad(pf, "only text parts are supported");
+          return FieldError(pf, "only text parts are supported");
         }
         add(part["text"].get<std::string>());
       }
     } else if (!c.is_null()) {
-      return Bad(field + ".content", "must be a string or an array of parts");
+      return FieldError(field + ".content", "must be a string or an array of parts");
     }
   }
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     if (j.contains(key) && !j[key].is_null()) {
       if (!j[key].is_number_integer() || j[key].get<int64_t>() < 1) {
-        return Bad(key, "must be a positive integer");
+        return FieldError(key, "must be a positive integer");
       }
       r.prompt.set_max_output_tokens(j[key].get<int32_t>());
       break;
@@ -209,7 +190,7 @@ absl::StatusOr<ApiRequest> ParseOpenAiRequest(absl::string_view body) {
   }
   if (j.contains("temperature") && j["temperature"].is_number()) {
     const double t = j["temperature"];
-    if (t < 0 || t > 2) return Bad("temperature", "must be within [0, 2]");
+    if (t < 0 || t > 2) return FieldError("temperature", "must be within [0, 2]");
     r.prompt.mutable_sampling()->set_temperature(t);
   }
   r.stream = j.value("stream", false);

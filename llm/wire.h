@@ -21,7 +21,8 @@
 
 namespace kiln {
 
-// Reads one streamed response.
+// Reads one streamed response. Subclasses fill `summary_` and set `done_`
+// on the terminal event.
 class StreamDecoder {
  public:
   virtual ~StreamDecoder() = default;
@@ -29,8 +30,12 @@ class StreamDecoder {
   // for an error event or a malformed one.
   virtual absl::Status OnEvent(const SseEvent& event, std::string* text) = 0;
   // The terminal event was seen.
-  virtual bool done() const = 0;
-  virtual AttemptSummary summary() const = 0;
+  bool done() const { return done_; }
+  const AttemptSummary& summary() const { return summary_; }
+
+ protected:
+  AttemptSummary summary_;
+  bool done_ = false;
 };
 
 // What a provider's error body says.
@@ -57,6 +62,14 @@ class WireProtocol {
   virtual std::unique_ptr<StreamDecoder> NewDecoder() const = 0;
   virtual ProviderErrorBody ParseError(absl::string_view body) const = 0;
 };
+
+// INVALID_ARGUMENT "<field>: <why>", for a request kiln_llmsim rejects.
+absl::Status FieldError(absl::string_view field, absl::string_view why);
+
+// The `error` object both APIs answer with ({"error": {"message", "type",
+// "code"}}): its fields, or the start of the body when it is not JSON.
+// `quota` is left for the protocol to decide.
+ProviderErrorBody ReadErrorObject(absl::string_view body);
 
 // A request as kiln_llmsim reads it.
 struct ApiRequest {
