@@ -12,6 +12,7 @@
 #include "common/subprocess.h"
 #include "gtest/gtest.h"
 #include "llm/anthropic_wire.h"
+#include "llm/call_recorder.h"
 #include "llm/openai_wire.h"
 #include "llm/prompt.h"
 #include "nlohmann/json.hpp"
@@ -130,46 +131,6 @@ kiln::v1::Prompt MakePrompt(const std::string& model, const std::string& path,
   return *BuildPrompt(in);
 }
 
-struct Recorder {
-  Mutex mu;
-  CondVar cv;
-  std::vector<std::string> events;
-  std::vector<std::pair<absl::Status, absl::Duration>> retries;
-  std::optional<absl::StatusOr<LlmResult>> result;
-  std::function<void()> on_first;
-
-  StreamCallbacks Callbacks() {
-    StreamCallbacks cb;
-    cb.on_first_token = [this] {
-      {
-        MutexLock l(&mu);
-        events.push_back("first_token");
-      }
-      if (on_first) on_first();
-    };
-    cb.on_delta = [this](absl::string_view) {
-      MutexLock l(&mu);
-      events.push_back("delta");
-    };
-    cb.on_retry = [this](const absl::Status& s, absl::Duration d) {
-      MutexLock l(&mu);
-      retries.emplace_back(s, d);
-    };
-    cb.on_done = [this](absl::StatusOr<LlmResult> r) {
-      MutexLock l(&mu);
-      events.push_back("done");
-      result = std::move(r);
-      cv.SignalAll();
-    };
-    return cb;
-  }
-  absl::StatusOr<LlmResult> Wait() {
-    MutexLock l(&mu);
-    while (!result.has_value()) cv.Wait(&mu);
-    return *result;
-  }
-};
-
 struct Protocol {
   std::string name;
   std::string model;
@@ -202,7 +163,7 @@ class AdapterTest : public ::testing::TestWithParam<Protocol> {
 TEST_P(AdapterTest, StreamsTextWithTheFirstTokenBeforeCompletion) {
   Sim sim({"--time_scale=100"});
   auto p = Provider(sim);
-  Recorder rec;
+  CallRecorder rec;
   auto call = p->Start(MakePrompt(Model(), "src/app.py"), rec.Callbacks());
   absl::StatusOr<LlmResult> r = rec.Wait();
   ASSERT_TRUE(r.ok()) << r.status();
@@ -225,7 +186,7 @@ TEST_P(AdapterTest, CacheMissesBeforeTheFirstTokenHitsAfterAndMissesAfterTheTtl)
   const std::string model =
       GetParam().name == "openai" ? "cache-implicit" : "cache-explicit";
   // Two at once: neither can read what the other is still writing.
-  Recorder a, b;
+  CallRecorder a, b;
   auto ca = p->Start(MakePrompt(model, "a.py"), a.Callbacks());
   auto cb = p->Start(MakePrompt(model, "b.py"), b.Callbacks());
   ASSERT_TRUE(a.Wait().ok()) << a.Wait().status();
@@ -239,13 +200,13 @@ TEST_P(AdapterTest, CacheMissesBeforeTheFirstTokenHitsAfterAndMissesAfterTheTtl)
     EXPECT_EQ(a.Wait()->usage.cache_write, 0);  // implicit: billed as input
   }
   // After the first token: the shared prefix is read.
-  Recorder c;
+  CallRecorder c;
   auto cc = p->Start(MakePrompt(model, "c.py"), c.Callbacks());
   ASSERT_TRUE(c.Wait().ok());
   EXPECT_GE(c.Wait()->usage.cache_read, 10000);
   // Past the TTL (60 s after the last use): a miss again.
   sim.Advance(61);
-  Recorder d;
+  CallRecorder d;
   auto cd = p->Start(MakePrompt(model, "d.py"), d.Callbacks());
   ASSERT_TRUE(d.Wait().ok());
   EXPECT_EQ(d.Wait()->usage.cache_read, 0);
@@ -255,7 +216,7 @@ TEST_P(AdapterTest, RateLimitIsRetriedAfterTheRetryAfterItWasGiven) {
   Sim sim({"--time_scale=600", "--rpm=1"});
   auto p = Provider(sim);
   ASSERT_TRUE(CompleteBlocking(*p, MakePrompt(Model(), "a.py")).ok());
-  Recorder rec;
+  CallRecorder rec;
   auto call = p->Start(MakePrompt(Model(), "b.py"), rec.Callbacks());
   absl::StatusOr<LlmResult> r = rec.Wait();
   ASSERT_TRUE(r.ok()) << r.status();
@@ -313,7 +274,7 @@ TEST_P(AdapterTest, AStallEndsInATimeoutAndFreesTheConnection) {
   RetryPolicy retry;
   retry.idle_timeout = absl::Milliseconds(300);
   auto p = Provider(sim, retry);
-  Recorder rec;
+  CallRecorder rec;
   auto call = p->Start(MakePrompt(Model(), "a.py"), rec.Callbacks());
   absl::StatusOr<LlmResult> r = rec.Wait();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
@@ -325,7 +286,7 @@ TEST_P(AdapterTest, AStallEndsInATimeoutAndFreesTheConnection) {
 TEST_P(AdapterTest, ADroppedConnectionMidStreamIsUnavailable) {
   Sim sim({"--time_scale=100", "--fault_drop=1"});
   auto p = Provider(sim);
-  Recorder rec;
+  CallRecorder rec;
   auto call = p->Start(MakePrompt(Model(), "a.py"), rec.Callbacks());
   absl::StatusOr<LlmResult> r = rec.Wait();
   // Text was delivered, so the call does not re-send; the status stays
@@ -338,18 +299,17 @@ TEST_P(AdapterTest, ADroppedConnectionMidStreamIsUnavailable) {
 TEST_P(AdapterTest, CancelMidStreamFreesTheConnection) {
   Sim sim({"--time_scale=20"});
   auto p = Provider(sim);
-  Recorder rec;
+  CallRecorder rec;
+  // Held across Start so the first token cannot arrive before `call` is set.
   Mutex mu;
-  LlmCall* call_ptr = nullptr;
+  std::unique_ptr<LlmCall> call;
   rec.on_first = [&] {
     MutexLock l(&mu);
-    call_ptr->Cancel();
+    call->Cancel();
   };
-  std::unique_ptr<LlmCall> call;
   {
     MutexLock l(&mu);
     call = p->Start(MakePrompt("kimi-k2", "a.py"), rec.Callbacks());
-    call_ptr = call.get();
   }
   EXPECT_EQ(rec.Wait().status().code(), absl::StatusCode::kCancelled);
   // The aborted stream's connection is closed: nothing stays open (the
