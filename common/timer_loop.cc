@@ -26,7 +26,7 @@ void TimerLoop::RunAfter(absl::Duration delay, std::function<void()> fn) {
   const MonotonicTime at = clock_->MonotonicNow() + std::max(delay, absl::ZeroDuration());
   {
     MutexLock l(&mu_);
-    timers_.push(Timer{at, seq_++, std::move(fn)});
+    timers_.Push(at, std::move(fn));
   }
   cv_.SignalAll();
 }
@@ -39,14 +39,13 @@ void TimerLoop::Run() {
       continue;
     }
     const MonotonicTime now = clock_->MonotonicNow();
-    if (timers_.top().at > now) {
-      cv_.WaitWithTimeout(&mu_, timers_.top().at - now);
+    if (timers_.next() > now) {
+      cv_.WaitWithTimeout(&mu_, timers_.next() - now);
       continue;
     }
-    std::function<void()> fn = std::move(const_cast<Timer&>(timers_.top()).fn);
-    timers_.pop();
+    std::vector<std::function<void()>> due = timers_.PopDue(now);
     mu_.Unlock();
-    fn();
+    for (auto& fn : due) fn();
     mu_.Lock();
   }
 }

@@ -4,13 +4,13 @@
 
 #include <cstdint>
 #include <functional>
-#include <queue>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/executor.h"
 #include "common/mutex.h"
+#include "common/timer_queue.h"
 
 namespace kiln {
 
@@ -29,22 +29,12 @@ class TimerLoop : public Executor {
   MonotonicTime Now() const override { return clock_->MonotonicNow(); }
 
  private:
-  struct Timer {
-    MonotonicTime at;
-    uint64_t seq;  // FIFO among equal deadlines
-    std::function<void()> fn;
-    bool operator>(const Timer& o) const {
-      return at != o.at ? at > o.at : seq > o.seq;
-    }
-  };
   void Run();
 
   Clock* const clock_;
   Mutex mu_;
   CondVar cv_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_
-      ABSL_GUARDED_BY(mu_);
-  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+  TimerQueue timers_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -145,7 +145,7 @@ void HttpTransport::RunAfter(absl::Duration delay, std::function<void()> fn) {
   }
   {
     MutexLock l(&mu_);
-    timers_.push(Timer{Now() + delay, timer_seq_++, std::move(fn)});
+    timers_.Push(Now() + delay, std::move(fn));
   }
   Wake();
 }
@@ -285,11 +285,8 @@ void HttpTransport::Run() {
       if (stop_) return;
       ready.swap(posted_);
       const MonotonicTime now = Now();
-      while (!timers_.empty() && timers_.top().at <= now) {
-        ready.push_back(std::move(const_cast<Timer&>(timers_.top()).fn));
-        timers_.pop();
-      }
-      if (!timers_.empty()) wait = std::min(wait, timers_.top().at - now);
+      for (auto& fn : timers_.PopDue(now)) ready.push_back(std::move(fn));
+      if (!timers_.empty()) wait = std::min(wait, timers_.next() - now);
     }
     for (auto& fn : ready) fn();
     {

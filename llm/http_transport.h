@@ -14,7 +14,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "absl/time/time.h"
 #include "common/executor.h"
 #include "common/mutex.h"
+#include "common/timer_queue.h"
 
 namespace kiln {
 
@@ -84,14 +84,6 @@ class HttpTransport : public Executor {
 
  private:
   struct Transfer;
-  struct Timer {
-    MonotonicTime at;
-    uint64_t seq;
-    std::function<void()> fn;
-    bool operator>(const Timer& o) const {
-      return at != o.at ? at > o.at : seq > o.seq;
-    }
-  };
   void Run();
   void Start(uint64_t id, HttpRequest request, std::shared_ptr<HttpHandler> handler);
   void Remove(uint64_t id, bool notify, absl::Status status);
@@ -115,9 +107,7 @@ class HttpTransport : public Executor {
 
   Mutex mu_;
   std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_
-      ABSL_GUARDED_BY(mu_);
-  uint64_t timer_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  TimerQueue timers_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
 
   std::atomic<uint64_t> next_id_{1};
