@@ -39,6 +39,7 @@ struct Scheduler::TaskRec {
   int fallback_next = 0;
   int pending = 0;  // unfinished deps
   int repair_round = 0;
+  int repairs = -1;  // REPAIR: the task whose file it rewrites
   bool in_ready = false;
   MonotonicTime not_before;
 };
@@ -481,6 +482,41 @@ absl::Status Scheduler::OnResult(const std::string& task_id, int64_t attempt,
   return absl::OkStatus();
 }
 
+absl::Status Scheduler::Adopt(const std::string& task_id, int64_t attempt) {
+  const int t = FindTask(task_id);
+  if (t < 0) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  TaskRec& task = tasks_[t];
+  if ((task.state != kiln::v1::TASK_STATE_READY &&
+       task.state != kiln::v1::TASK_STATE_HELD) ||
+      attempt < task.attempt) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "cannot adopt attempt %d of task %s (attempt %d, %s)", attempt,
+        task_id, task.attempt, kiln::v1::TaskState_Name(task.state)));
+  }
+  if (task.state == kiln::v1::TASK_STATE_HELD) {
+    auto& held = groups_[task.node.prefix_key].held;
+    held.erase(std::remove(held.begin(), held.end(), t), held.end());
+  }
+  const int j = task.job;
+  EraseJobOrder(j);
+  RemoveReady(t);
+  task.attempt = attempt;
+  SetState(t, kiln::v1::TASK_STATE_LEASED);
+  batches_[jobs_[j].batch].leased++;
+  leased_count_++;
+  jobs_[j].started++;
+  InsertJobOrder(j);
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Requeue(const std::string& task_id, int64_t attempt) {
+  int t = 0;
+  if (absl::Status s = Fence(task_id, attempt, &t); !s.ok()) return s;
+  SeedLost(t);
+  MakeReady(t);
+  return absl::OkStatus();
+}
+
 absl::Status Scheduler::OnLeaseLost(const std::string& task_id,
                                     int64_t attempt) {
   int t = 0;
@@ -609,6 +645,7 @@ void Scheduler::Repair(int t) {
   const int r = AddTask(task.job, std::move(n));
   TaskRec& repair = tasks_[r];
   repair.repair_round = round;
+  repair.repairs = t;
   repair.node.estimate = cost_.Estimate(repair.node);
   absl::Duration after = absl::ZeroDuration();
   for (int d : dependents) {
@@ -796,6 +833,31 @@ std::vector<std::string> Scheduler::TaskIds(const std::string& job_id) const {
   if (it == job_index_.end()) return out;
   for (int t : jobs_[it->second].tasks) out.push_back(tasks_[t].id);
   return out;
+}
+
+absl::optional<TaskInfo> Scheduler::Task(const std::string& task_id) const {
+  const int t = FindTask(task_id);
+  if (t < 0) return absl::nullopt;
+  const TaskRec& task = tasks_[t];
+  TaskInfo info;
+  info.id = task.id;
+  info.job_id = jobs_[task.job].id;
+  info.kind = task.node.kind;
+  info.path = task.node.path;
+  info.model = task.node.model;
+  info.prefix_key = task.node.prefix_key;
+  info.state = task.state;
+  info.attempt = task.attempt;
+  info.repair_round = task.repair_round;
+  info.max_output_tokens = task.node.max_output_tokens;
+  for (int d : task.node.deps) info.deps.push_back(tasks_[d].id);
+  if (task.repairs >= 0) info.repairs = tasks_[task.repairs].id;
+  return info;
+}
+
+const kiln::v1::JobSpec* Scheduler::JobSpecOf(const std::string& job_id) const {
+  auto it = job_index_.find(job_id);
+  return it == job_index_.end() ? nullptr : &jobs_[it->second].spec;
 }
 
 std::string Scheduler::TaskModel(const std::string& task_id) const {

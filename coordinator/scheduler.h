@@ -121,6 +121,24 @@ struct TaskEvent {
 
 enum class JobPhase { kRunning, kSucceeded, kFailed, kCancelled };
 
+// Read-only view of a task.
+struct TaskInfo {
+  std::string id;
+  std::string job_id;
+  kiln::v1::TaskKind kind = kiln::v1::TASK_KIND_UNSPECIFIED;
+  std::string path;
+  std::string model;
+  std::string prefix_key;
+  kiln::v1::TaskState state = kiln::v1::TASK_STATE_UNSPECIFIED;
+  int64_t attempt = 0;
+  int repair_round = 0;
+  int max_output_tokens = 0;
+  // Ids of the tasks it waits for (after repairs took their place).
+  std::vector<std::string> deps;
+  // REPAIR: the task whose file it rewrites.
+  std::string repairs;
+};
+
 // Read-only view of a job.
 struct JobStatus {
   std::string id;
@@ -179,6 +197,18 @@ class Scheduler {
   // retryable failure. Same errors as OnResult.
   absl::Status OnLeaseLost(const std::string& task_id, int64_t attempt);
 
+  // Leases a READY or HELD task to an attempt number the caller chooses:
+  // used to replay durable results after a restart, and to keep an attempt
+  // a reconnecting worker still runs. The task's attempt counter becomes
+  // `attempt`. FAILED_PRECONDITION when the task is not READY or HELD, or
+  // `attempt` is below its counter; NOT_FOUND for an unknown task.
+  absl::Status Adopt(const std::string& task_id, int64_t attempt);
+
+  // Puts a leased task back in the ready queue without counting a failure
+  // (no worker can run it now, or the call it waited on was abandoned).
+  // Same errors as OnResult.
+  absl::Status Requeue(const std::string& task_id, int64_t attempt);
+
   // Cancels every unfinished task of the batch. NOT_FOUND for an unknown
   // batch; OK (no-op) when it already finished.
   absl::Status CancelBatch(const std::string& batch_id,
@@ -205,6 +235,10 @@ class Scheduler {
   absl::optional<BatchTotals> Batch(const std::string& batch_id) const;
   // Task ids of a job in creation order.
   std::vector<std::string> TaskIds(const std::string& job_id) const;
+  absl::optional<TaskInfo> Task(const std::string& task_id) const;
+  // The job's spec as it is now (with its planned files once planned);
+  // nullptr for an unknown job.
+  const kiln::v1::JobSpec* JobSpecOf(const std::string& job_id) const;
   // The model a task uses now (after any fallback).
   std::string TaskModel(const std::string& task_id) const;
   // Max over the batch's jobs of CriticalPathLowerBound.

@@ -1,0 +1,541 @@
+#include "coordinator/coordinator.h"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "common/fake_clock.h"
+#include "coordinator/spec_validator.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+using kiln::v1::Assignment;
+using kiln::v1::CoordinatorMessage;
+using kiln::v1::TaskResult;
+
+class FakeSink : public SessionSink {
+ public:
+  void Send(CoordinatorMessage m) override { messages.push_back(std::move(m)); }
+  void Close(const absl::Status& why) override { closed = why; }
+
+  // Assignments received and not yet taken.
+  std::vector<Assignment> TakeAssignments() {
+    std::vector<Assignment> out;
+    for (size_t i = taken; i < messages.size(); ++i) {
+      if (messages[i].has_assignment()) out.push_back(messages[i].assignment());
+    }
+    taken = messages.size();
+    return out;
+  }
+  std::vector<kiln::v1::ResultAck> Acks() const {
+    std::vector<kiln::v1::ResultAck> out;
+    for (const auto& m : messages) {
+      if (m.has_result_ack()) out.push_back(m.result_ack());
+    }
+    return out;
+  }
+  std::vector<kiln::v1::CancelLease> Cancels() const {
+    std::vector<kiln::v1::CancelLease> out;
+    for (const auto& m : messages) {
+      if (m.has_cancel()) out.push_back(m.cancel());
+    }
+    return out;
+  }
+
+  std::vector<CoordinatorMessage> messages;
+  size_t taken = 0;
+  absl::Status closed;
+};
+
+class CollectingWatch : public WatchSink {
+ public:
+  void Notify(int64_t last) override { last_seen = last; }
+  int64_t last_seen = 0;
+};
+
+const char kThreeFiles[] = R"(
+name: demo
+jobs:
+  - name: app
+    repo: ./app
+    model: gpt-4o-mini
+    files:
+      - {path: a.js, instructions: write a}
+      - {path: b.js, instructions: write b, deps: [a.js]}
+      - {path: c.js, instructions: write c, deps: [b.js]}
+)";
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  CoordinatorTest() : models_(ModelCatalog::Builtin()) {
+    dir_ = absl::StrCat(::testing::TempDir(), "/coord-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Open();
+  }
+
+  void Open() {
+    StoreOptions so;
+    so.sync = false;
+    auto store = Store::Open(dir_, so);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    CoordinatorOptions o;
+    o.lease_ttl = absl::Seconds(30);
+    o.id_seed = 7;
+    auto c = Coordinator::Open(store_.get(), &clock_, &models_, o);
+    ASSERT_TRUE(c.ok()) << c.status();
+    coord_ = std::move(*c);
+  }
+
+  // A crash: the core and store go away without any further commit.
+  void Restart() {
+    coord_.reset();
+    store_.reset();
+    Open();
+  }
+
+  void Turn() {
+    coord_->Pump();
+    ASSERT_TRUE(coord_->Commit().ok());
+  }
+
+  std::string Submit(const std::string& yaml, const std::string& request_id = "") {
+    auto parsed = ParseAndValidate(yaml, "t.yaml", models_);
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    kiln::v1::SubmitBatchRequest req;
+    *req.mutable_spec() = parsed->batch;
+    req.set_request_id(request_id);
+    std::string id;
+    coord_->SubmitBatch(req, [&id](absl::StatusOr<kiln::v1::SubmitBatchResponse> r) {
+      ASSERT_TRUE(r.ok()) << r.status();
+      id = r->batch().id();
+    });
+    Turn();
+    return id;
+  }
+
+  std::string Register(FakeSink* sink, const std::string& worker, int slots,
+                       std::vector<kiln::v1::Lease> in_flight = {}) {
+    kiln::v1::Register reg;
+    reg.set_worker_id(worker);
+    reg.mutable_capabilities()->set_llm_slots(slots);
+    for (auto& l : in_flight) *reg.add_in_flight() = l;
+    auto s = coord_->OpenSession(reg, sink);
+    EXPECT_TRUE(s.ok()) << s.status();
+    Turn();
+    return *s;
+  }
+
+  // Reports `a` as done with `content` as its file; returns nothing, the
+  // ack arrives on the sink.
+  void Finish(const std::string& session, const Assignment& a,
+              TaskResult::Outcome outcome = TaskResult::OUTCOME_SUCCEEDED,
+              std::string content = "") {
+    if (content.empty()) content = absl::StrCat("// ", a.task().path(), "\n");
+    kiln::v1::WorkerMessage m;
+    TaskResult* r = m.mutable_result();
+    *r->mutable_lease() = a.lease();
+    r->set_outcome(outcome);
+    if (!a.task().path().empty()) {
+      auto d = coord_->blobs()->Put(content);
+      ASSERT_TRUE(d.ok());
+      kiln::v1::Artifact* art = r->add_artifacts();
+      art->set_path(a.task().path());
+      *art->mutable_digest() = *d;
+      if (outcome == TaskResult::OUTCOME_CHECK_FAILED) {
+        *r->mutable_diagnostics() = *coord_->blobs()->Put("a.js:1: error");
+      }
+    }
+    r->mutable_record()->mutable_usage()->set_input_tokens(100);
+    r->mutable_record()->mutable_usage()->set_cache_read_tokens(300);
+    r->mutable_record()->mutable_usage()->set_output_tokens(50);
+    r->mutable_record()->set_cost_usd(0.001);
+    r->mutable_record()->set_uncached_cost_usd(0.002);
+    coord_->OnWorkerMessage(session, m);
+    Turn();
+  }
+
+  // Runs every assignment the sink gets until nothing is left.
+  int Drain(FakeSink& sink, const std::string& session) {
+    int n = 0;
+    for (auto as = sink.TakeAssignments(); !as.empty(); as = sink.TakeAssignments()) {
+      for (const auto& a : as) {
+        Finish(session, a);
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  kiln::v1::Batch Batch(const std::string& id) {
+    auto b = coord_->GetBatch(id, kiln::v1::BATCH_VIEW_FULL);
+    EXPECT_TRUE(b.ok()) << b.status();
+    return b.ok() ? *b : kiln::v1::Batch();
+  }
+
+  std::vector<kiln::v1::Event> Events(const std::string& id, int64_t after = 0) {
+    std::vector<kiln::v1::Event> out;
+    EXPECT_TRUE(Coordinator::ReadEvents(*store_, id, after, 100000, &out).ok());
+    return out;
+  }
+
+  FakeClock clock_;
+  ModelCatalog models_;
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Coordinator> coord_;
+};
+
+TEST_F(CoordinatorTest, RunsABatchToTheEndInDependencyOrder) {
+  const std::string id = Submit(kThreeFiles);
+  EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_QUEUED);
+  FakeSink sink;
+  const std::string s = Register(&sink, "w1", 4);
+  ASSERT_TRUE(sink.messages.front().has_registered());
+  EXPECT_EQ(sink.messages.front().registered().epoch(), coord_->epoch());
+
+  std::vector<std::string> order;
+  for (auto as = sink.TakeAssignments(); !as.empty(); as = sink.TakeAssignments()) {
+    ASSERT_EQ(as.size(), 1u);  // a chain: one ready at a time
+    order.push_back(as[0].task().path());
+    if (as[0].task().path() == "b.js") {
+      ASSERT_EQ(as[0].dep_artifacts_size(), 1);
+      EXPECT_EQ(as[0].dep_artifacts(0).path(), "a.js");
+    }
+    Finish(s, as[0]);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"a.js", "b.js", "c.js"}));
+  const kiln::v1::Batch b = Batch(id);
+  EXPECT_EQ(b.state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+  EXPECT_EQ(b.tasks().succeeded(), 3);
+  EXPECT_EQ(b.jobs(0).state(), kiln::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(b.usage().output_tokens(), 150);
+  for (const auto& ack : sink.Acks()) EXPECT_TRUE(ack.accepted());
+
+  // Events are numbered 1..n without gaps and end with the batch's end.
+  const auto events = Events(id);
+  ASSERT_FALSE(events.empty());
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].sequence(), int64_t(i + 1));
+  EXPECT_TRUE(Coordinator::IsFinal(events.back()));
+  EXPECT_EQ(b.last_event_sequence(), int64_t(events.size()));
+
+  kiln::v1::FetchArtifactsRequest fetch;
+  fetch.set_batch_id(id);
+  auto arts = coord_->Artifacts(fetch);
+  ASSERT_TRUE(arts.ok());
+  ASSERT_EQ(arts->size(), 3u);
+  EXPECT_EQ(*coord_->blobs()->Get((*arts)[1].digest()), "// b.js\n");
+
+  auto report = coord_->GetReport(id);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->usage().cache_read_tokens(), 900);
+  EXPECT_DOUBLE_EQ(report->cache_hit_rate(), 0.75);
+  EXPECT_NEAR(report->cost_usd(), 0.003, 1e-9);
+  EXPECT_NEAR(report->uncached_cost_usd(), 0.006, 1e-9);
+  EXPECT_EQ(report->tasks_size(), 3);
+}
+
+TEST_F(CoordinatorTest, AStaleResultIsRejectedAfterTheLeaseExpired) {
+  const std::string id = Submit(kThreeFiles);
+  FakeSink sink;
+  const std::string s = Register(&sink, "slow", 1);
+  auto first = sink.TakeAssignments();
+  ASSERT_EQ(first.size(), 1u);
+  // No heartbeat for a whole TTL: the lease is lost and the task retried
+  // after its backoff (at most 60 s).
+  clock_.Advance(absl::Seconds(31));
+  Turn();
+  EXPECT_EQ(coord_->stats().leases_expired, 1);
+  clock_.Advance(absl::Seconds(61));
+  Turn();
+  auto again = sink.TakeAssignments();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].task().id(), first[0].task().id());
+  EXPECT_GT(again[0].lease().attempt(), first[0].lease().attempt());
+
+  Finish(s, first[0]);  // too late
+  ASSERT_EQ(sink.Acks().size(), 1u);
+  EXPECT_FALSE(sink.Acks()[0].accepted());
+  EXPECT_NE(sink.Acks()[0].reason().find("not a current lease"), std::string::npos);
+  Finish(s, again[0]);
+  ASSERT_EQ(sink.Acks().size(), 2u);
+  EXPECT_TRUE(sink.Acks()[1].accepted());
+  Finish(s, again[0]);  // a duplicate is not committed twice
+  EXPECT_FALSE(sink.Acks()[2].accepted());
+  Drain(sink, s);
+  EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+}
+
+TEST_F(CoordinatorTest, HeartbeatsKeepALeaseAlive) {
+  Submit(kThreeFiles);
+  FakeSink sink;
+  const std::string s = Register(&sink, "w", 1);
+  auto as = sink.TakeAssignments();
+  ASSERT_EQ(as.size(), 1u);
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Seconds(20));
+    kiln::v1::WorkerMessage hb;
+    *hb.mutable_heartbeat()->add_active() = as[0].lease();
+    coord_->OnWorkerMessage(s, hb);
+    Turn();
+  }
+  EXPECT_EQ(coord_->stats().leases_expired, 0);
+  Finish(s, as[0]);
+  EXPECT_TRUE(sink.Acks()[0].accepted());
+}
+
+TEST_F(CoordinatorTest, ARestartKeepsReportedWorkAndLosesNothing) {
+  const std::string id = Submit(kThreeFiles);
+  FakeSink sink;
+  std::string s = Register(&sink, "w1", 1);
+  auto as = sink.TakeAssignments();
+  Finish(s, as[0]);  // a.js committed
+  as = sink.TakeAssignments();
+  ASSERT_EQ(as.size(), 1u);
+  const Assignment in_flight = as[0];  // b.js running when the crash comes
+  const int64_t old_epoch = coord_->epoch();
+  CollectingWatch watch;
+  ASSERT_TRUE(coord_->Watch(id, &watch).ok());
+  const int64_t seen = int64_t(Events(id).size());
+
+  Restart();
+  EXPECT_EQ(coord_->epoch(), old_epoch + 1);
+  EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_RUNNING);
+  FakeSink again;
+  s = Register(&again, "w1", 1, {in_flight.lease()});
+  EXPECT_TRUE(again.Cancels().empty());
+  EXPECT_TRUE(again.TakeAssignments().empty());  // its one slot is busy
+  Finish(s, in_flight);                          // the old lease still counts
+  ASSERT_EQ(again.Acks().size(), 1u);
+  EXPECT_TRUE(again.Acks()[0].accepted());
+  Drain(again, s);
+  const kiln::v1::Batch b = Batch(id);
+  EXPECT_EQ(b.state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+  EXPECT_EQ(b.tasks().succeeded(), 3);
+
+  // Every file once, each task with exactly one accepted attempt.
+  kiln::v1::ListTasksRequest lt;
+  lt.set_batch_id(id);
+  auto tasks = coord_->ListTasks(lt);
+  ASSERT_TRUE(tasks.ok());
+  std::set<std::string> paths;
+  for (const auto& t : tasks->tasks()) {
+    EXPECT_EQ(t.state(), kiln::v1::TASK_STATE_SUCCEEDED) << t.id();
+    EXPECT_EQ(t.attempts_size(), 1) << t.id();
+    EXPECT_TRUE(paths.insert(t.path()).second) << t.path();
+  }
+  // Watching resumes after the last event seen, without gaps or repeats.
+  auto rest = Events(id, seen);
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.front().sequence(), seen + 1);
+  EXPECT_TRUE(Coordinator::IsFinal(rest.back()));
+}
+
+TEST_F(CoordinatorTest, ARestartRequeuesWorkNobodyReports) {
+  const std::string id = Submit(kThreeFiles);
+  FakeSink sink;
+  Register(&sink, "gone", 1);
+  auto as = sink.TakeAssignments();
+  ASSERT_EQ(as.size(), 1u);
+  Restart();
+  FakeSink other;
+  const std::string s = Register(&other, "other", 1);
+  EXPECT_TRUE(other.TakeAssignments().empty());  // held for its worker first
+  clock_.Advance(absl::Seconds(31));
+  Turn();
+  clock_.Advance(absl::Seconds(61));  // the retry's backoff
+  Turn();
+  EXPECT_EQ(Drain(other, s), 3);
+  EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+}
+
+TEST_F(CoordinatorTest, AReconnectingWorkerIsToldToDropFinishedWork) {
+  Submit(kThreeFiles);
+  FakeSink sink;
+  std::string s = Register(&sink, "w1", 1);
+  auto as = sink.TakeAssignments();
+  Finish(s, as[0]);
+  FakeSink again;
+  Register(&again, "w1", 1, {as[0].lease()});
+  ASSERT_EQ(again.Cancels().size(), 1u);
+  EXPECT_EQ(again.Cancels()[0].lease().task_id(), as[0].task().id());
+  EXPECT_FALSE(sink.closed.ok());  // the older session was fenced
+}
+
+TEST_F(CoordinatorTest, AnUnchangedBatchIsServedFromTheResultCache) {
+  const std::string first = Submit(kThreeFiles);
+  FakeSink sink;
+  const std::string s = Register(&sink, "w", 4);
+  EXPECT_EQ(Drain(sink, s), 3);
+  const int64_t assigned = coord_->stats().assignments;
+
+  const std::string second = Submit(kThreeFiles);
+  Turn();
+  EXPECT_EQ(Drain(sink, s), 0);
+  EXPECT_EQ(coord_->stats().assignments, assigned);  // no LLM call at all
+  EXPECT_EQ(coord_->stats().cache_hits, 3);
+  EXPECT_EQ(Batch(second).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+  auto report = coord_->GetReport(second);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->result_cache_hits(), 3);
+  EXPECT_DOUBLE_EQ(report->cost_usd(), 0);
+
+  // Editing b's instructions regenerates b and its dependent c, not a.
+  std::string edited = kThreeFiles;
+  edited.replace(edited.find("write b"), 7, "write B");
+  Submit(edited);
+  std::vector<std::string> regenerated;
+  for (auto as = sink.TakeAssignments(); !as.empty(); as = sink.TakeAssignments()) {
+    for (const auto& a : as) {
+      regenerated.push_back(a.task().path());
+      Finish(s, a, TaskResult::OUTCOME_SUCCEEDED, "// B\n");
+    }
+  }
+  EXPECT_EQ(regenerated, (std::vector<std::string>{"b.js", "c.js"}));
+}
+
+TEST_F(CoordinatorTest, IdenticalRequestsInFlightShareOneCall) {
+  const std::string b1 = Submit(kThreeFiles);
+  const std::string b2 = Submit(kThreeFiles);
+  FakeSink sink;
+  const std::string s = Register(&sink, "w", 8);
+  EXPECT_EQ(Drain(sink, s), 3);  // not 6
+  EXPECT_EQ(coord_->stats().dedup_followers, 3);
+  EXPECT_EQ(Batch(b1).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+  EXPECT_EQ(Batch(b2).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+}
+
+TEST_F(CoordinatorTest, AFailedCheckIsRepairedWithItsDiagnostics) {
+  const std::string id = Submit(kThreeFiles);
+  FakeSink sink;
+  const std::string s = Register(&sink, "w", 1);
+  auto as = sink.TakeAssignments();
+  Finish(s, as[0], TaskResult::OUTCOME_CHECK_FAILED, "broken a");
+  as = sink.TakeAssignments();
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(as[0].task().kind(), kiln::v1::TASK_KIND_REPAIR);
+  EXPECT_EQ(as[0].task().path(), "a.js");
+  EXPECT_EQ(*coord_->blobs()->Get(as[0].diagnostics()), "a.js:1: error");
+  ASSERT_EQ(as[0].dep_artifacts_size(), 1);
+  EXPECT_EQ(*coord_->blobs()->Get(as[0].dep_artifacts(0).digest()), "broken a");
+  Finish(s, as[0]);
+  Drain(sink, s);
+  EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+
+  // Replayed after a restart, the repair keeps its task id.
+  Restart();
+  kiln::v1::ListTasksRequest lt;
+  lt.set_batch_id(id);
+  auto tasks = coord_->ListTasks(lt);
+  ASSERT_TRUE(tasks.ok());
+  EXPECT_EQ(tasks->tasks_size(), 4);
+}
+
+TEST_F(CoordinatorTest, CancellingStopsLeasedWork) {
+  const std::string id = Submit(kThreeFiles);
+  FakeSink sink;
+  const std::string s = Register(&sink, "w", 1);
+  auto as = sink.TakeAssignments();
+  kiln::v1::CancelBatchRequest req;
+  req.set_batch_id(id);
+  bool answered = false;
+  coord_->CancelBatch(req, [&](absl::StatusOr<kiln::v1::Batch> b) {
+    answered = b.ok();
+  });
+  Turn();
+  EXPECT_TRUE(answered);
+  ASSERT_EQ(sink.Cancels().size(), 1u);
+  EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_CANCELLED);
+  Finish(s, as[0]);
+  EXPECT_FALSE(sink.Acks().back().accepted());
+  Restart();
+  EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_CANCELLED);
+}
+
+TEST_F(CoordinatorTest, ARepeatedRequestIdReturnsTheSameBatch) {
+  const std::string a = Submit(kThreeFiles, "req-1");
+  const std::string b = Submit(kThreeFiles, "req-1");
+  EXPECT_EQ(a, b);
+  Restart();
+  EXPECT_EQ(Submit(kThreeFiles, "req-1"), a);
+  kiln::v1::ListBatchesRequest list;
+  EXPECT_EQ(coord_->ListBatches(list)->batches_size(), 1);
+}
+
+TEST_F(CoordinatorTest, AnInvalidSpecNamesTheField) {
+  kiln::v1::SubmitBatchRequest req;
+  req.mutable_spec()->add_jobs()->set_name("x");
+  absl::Status got;
+  coord_->SubmitBatch(req, [&](absl::StatusOr<kiln::v1::SubmitBatchResponse> r) {
+    got = r.status();
+  });
+  EXPECT_EQ(got.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(got.message().find("jobs[0]"), std::string::npos) << got;
+}
+
+TEST_F(CoordinatorTest, SemaphoreLeasesSurviveARestart) {
+  kiln::v1::AcquireRequest req;
+  req.set_semaphore("compile");
+  req.set_weight(2);
+  kiln::v1::SemaphoreLease lease;
+  coord_->Acquire(req, [&](absl::StatusOr<kiln::v1::AcquireResponse> r) {
+    ASSERT_TRUE(r.ok());
+    lease = r->lease();
+  });
+  EXPECT_TRUE(lease.lease_id().empty());  // not answered before the commit
+  Turn();
+  ASSERT_FALSE(lease.lease_id().empty());
+  Restart();
+  // Still held: a new waiter must wait, and the old holder may renew.
+  bool granted = false;
+  coord_->Acquire(req, [&](absl::StatusOr<kiln::v1::AcquireResponse> r) {
+    granted = r.ok();
+  });
+  Turn();
+  EXPECT_FALSE(granted);
+  kiln::v1::RenewRequest renew;
+  renew.set_semaphore("compile");
+  renew.set_lease_id(lease.lease_id());
+  renew.set_fencing_token(lease.fencing_token());
+  absl::Status renewed;
+  coord_->Renew(renew, [&](absl::StatusOr<kiln::v1::RenewResponse> r) {
+    renewed = r.status();
+  });
+  Turn();
+  EXPECT_TRUE(renewed.ok()) << renewed;
+  kiln::v1::ReleaseRequest rel;
+  rel.set_semaphore("compile");
+  rel.set_lease_id(lease.lease_id());
+  rel.set_fencing_token(lease.fencing_token());
+  coord_->Release(rel, [](absl::StatusOr<kiln::v1::ReleaseResponse>) {});
+  Turn();
+  EXPECT_TRUE(granted);
+}
+
+TEST_F(CoordinatorTest, TasksGoOnlyToWorkersThatServeTheirModel) {
+  Submit(kThreeFiles);
+  FakeSink wrong;
+  kiln::v1::Register reg;
+  reg.set_worker_id("claude-only");
+  reg.mutable_capabilities()->set_llm_slots(4);
+  auto* p = reg.mutable_capabilities()->add_providers();
+  p->set_provider("anthropic");
+  p->add_models("claude-3.5-sonnet");
+  ASSERT_TRUE(coord_->OpenSession(reg, &wrong).ok());
+  Turn();
+  EXPECT_TRUE(wrong.TakeAssignments().empty());
+  FakeSink right;
+  const std::string s = Register(&right, "any", 4);
+  EXPECT_EQ(Drain(right, s), 3);
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,155 @@
+#include "coordinator/store.h"
+
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/rocksdb_status.h"
+#include "rocksdb/table.h"
+#include "rocksdb/cache.h"
+
+namespace kiln {
+
+namespace {
+
+constexpr const char* kCfNames[kNumCfs] = {
+    "default", "batches", "jobs", "tasks", "blobs", "events", "cache", "log",
+    "semaphores"};
+
+rocksdb::ColumnFamilyOptions FamilyOptions(
+    const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  // Records are small protobufs written once or twice: favour write speed
+  // and CPU over space (2 cores are shared with gRPC and the scheduler).
+  o.compression = rocksdb::kNoCompression;
+  o.write_buffer_size = 32 << 20;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   StoreOptions options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  // Many small writers (blob uploads, the event loop) share one WAL.
+  db_options.enable_pipelined_write = true;
+  auto cache = rocksdb::NewLRUCache(64 << 20);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : kCfNames) {
+    families.emplace_back(name, FamilyOptions(cache));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, path, families, &handles,
+                                         &db)
+          : rocksdb::DB::Open(db_options, path, families, &handles, &db);
+  if (!s.ok()) {
+    absl::Status status = FromRocksDbStatus(s);
+    if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
+      return absl::UnavailableError(absl::StrCat(
+          "the state directory ", path,
+          " is in use by another coordinator: ", s.ToString()));
+    }
+    return absl::Status(status.code(),
+                        absl::StrCat("opening ", path, ": ", status.message()));
+  }
+  std::unique_ptr<Store> store(new Store());
+  store->db_.reset(db);
+  store->options_ = options;
+  for (int i = 0; i < kNumCfs; ++i) store->handles_[i] = handles[i];
+  return store;
+}
+
+Store::~Store() {
+  if (db_ == nullptr) return;
+  for (auto* h : handles_) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h);
+  }
+  db_->Close();
+}
+
+absl::Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
+  {
+    MutexLock l(&mu_);
+    if (!sticky_.ok()) return sticky_;
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync && options_.sync;
+  rocksdb::Status s = db_->Write(wo, batch);
+  if (s.ok()) return absl::OkStatus();
+  absl::Status status = FromRocksDbStatus(s);
+  MutexLock l(&mu_);
+  if (sticky_.ok()) sticky_ = status;
+  return sticky_;
+}
+
+absl::StatusOr<std::string> Store::Get(Cf family, absl::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(family),
+                               rocksdb::Slice(key.data(), key.size()), &value);
+  if (!s.ok()) return FromRocksDbStatus(s);
+  return value;
+}
+
+absl::Status Store::Scan(
+    Cf family, absl::string_view prefix, absl::string_view after,
+    const std::function<bool(absl::string_view, absl::string_view)>& fn)
+    const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(family)));
+  const std::string start = after.empty() ? std::string(prefix)
+                                          : std::string(after);
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    const absl::string_view k(it->key().data(), it->key().size());
+    if (!absl::StartsWith(k, prefix)) break;
+    if (!after.empty() && k == after) continue;
+    if (!fn(k, absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocksDbStatus(it->status());
+}
+
+absl::Status Store::sticky_error() const {
+  MutexLock l(&mu_);
+  return sticky_;
+}
+
+uint64_t Store::MemoryUsage() const {
+  uint64_t total = 0;
+  uint64_t v = 0;
+  for (auto* h : handles_) {
+    if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v)) {
+      total += v;
+    }
+  }
+  if (db_->GetIntProperty("rocksdb.block-cache-usage", &v)) total += v;
+  return total;
+}
+
+std::string EncodeU64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+uint64_t DecodeU64(absl::string_view bytes) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) {
+    v = (v << 8) | static_cast<unsigned char>(bytes[i]);
+  }
+  return v;
+}
+
+}  // namespace kiln
