@@ -1234,7 +1234,32 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
   *t = LiveTask(info);
   t->set_state(kiln::v1::TASK_STATE_LEASED);
   *t->mutable_lease() = lease;
-  *a->mutable_job() = spec;
+  // The job without the other files' specs (a job may have thousands):
+  // the task's own file and its dependencies', or every file for a BUILD.
+  kiln::v1::JobSpec* job = a->mutable_job();
+  if (d.kind == kiln::v1::TASK_KIND_BUILD) {
+    job->CopyFrom(spec);
+  } else {
+    job->set_name(spec.name());
+    *job->mutable_repo() = spec.repo();
+    *job->mutable_model() = spec.model();
+    *job->mutable_context() = spec.context();
+    job->set_task(spec.task());
+    *job->mutable_checks() = spec.checks();
+    *job->mutable_build() = spec.build();
+    *job->mutable_limits() = spec.limits();
+    *job->mutable_labels() = spec.labels();
+    std::set<std::string> keep{info.path};
+    for (const auto& dep : info.deps) {
+      auto it = outputs_.find(dep);
+      if (it != outputs_.end()) keep.insert(it->second.artifact.path());
+    }
+    for (const auto& path : keep) {
+      if (const kiln::v1::FileSpec* f = FileOf(d.job_id, spec, path)) {
+        *job->add_files() = *f;
+      }
+    }
+  }
   for (const auto& dep : info.deps) {
     auto it = outputs_.find(dep);
     if (it == outputs_.end() || it->second.artifact.path().empty()) continue;
@@ -1257,6 +1282,18 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
     auto it = sessions_.find(sid);
     if (st.ok() && it != sessions_.end()) it->second->sink->Send(msg);
   });
+}
+
+const kiln::v1::FileSpec* Coordinator::FileOf(const std::string& job_id,
+                                              const kiln::v1::JobSpec& spec,
+                                              const std::string& path) {
+  auto& index = file_index_[job_id];
+  if (index.size() != static_cast<size_t>(spec.files_size())) {
+    index.clear();  // built on first use, rebuilt once a plan adds files
+    for (int i = 0; i < spec.files_size(); ++i) index[spec.files(i).path()] = i;
+  }
+  auto it = index.find(path);
+  return it == index.end() ? nullptr : &spec.files(it->second);
 }
 
 void Coordinator::EndLease(const std::string& task_id) {

@@ -236,6 +236,9 @@ class Coordinator {
                    const kiln::v1::LoggedResult& logged,
                    const kiln::v1::AttemptRecord& record,
                    const kiln::v1::TaskResult* result);
+  const kiln::v1::FileSpec* FileOf(const std::string& job_id,
+                                   const kiln::v1::JobSpec& spec,
+                                   const std::string& path);
   void EndLease(const std::string& task_id);
   void LoseLease(const std::string& task_id, const std::string& why);
   void ExpireLeases();
@@ -278,6 +281,9 @@ class Coordinator {
   // Leased tasks following another attempt with the same action key.
   std::unordered_map<std::string, std::string> follower_key_;
   std::unordered_map<std::string, std::string> leader_key_;
+  // Per job: file path -> index in its spec.
+  std::unordered_map<std::string, std::unordered_map<std::string, int>>
+      file_index_;
   uint64_t next_session_ = 1;
 
   // The turn being staged.

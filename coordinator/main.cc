@@ -1,0 +1,126 @@
+// kiln_coordinator: owns all durable state (RocksDB), the scheduler, the
+// cluster semaphores and the blob store; serves gRPC to clients and workers.
+//
+//   kiln_coordinator --state_dir=/var/lib/kiln --listen=0.0.0.0:7070
+//   (with KILN_TOKEN set: workers and clients must present the same token)
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "coordinator/server.h"
+#include "coordinator/store.h"
+#include "llm/model_profile.h"
+#include "llm/secret.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
+          "host:port to serve on; port 0 picks a free one (see --port_file)");
+ABSL_FLAG(std::string, port_file, "", "write the bound port here once serving");
+ABSL_FLAG(std::string, state_dir, ".kiln/coordinator",
+          "directory of the RocksDB state (created if missing)");
+ABSL_FLAG(std::string, token_env, "KILN_TOKEN",
+          "environment variable holding the bearer token workers and clients "
+          "must present; required when --listen is not loopback");
+ABSL_FLAG(std::string, secrets_file, "",
+          "NAME=value file consulted for --token_env when the variable is unset");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain (enables TLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA that client certificates must chain to (enables mTLS)");
+ABSL_FLAG(std::string, permits, "compile=2",
+          "permits per semaphore, e.g. compile=4,link=1");
+ABSL_FLAG(int, default_permits, 2, "permits of semaphores not in --permits");
+ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
+          "a task lease not renewed for this long is requeued");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
+          "how often workers must heartbeat");
+ABSL_FLAG(std::string, models, "", "YAML file of extra or overriding model profiles");
+ABSL_FLAG(int64_t, max_blob_mib, 256, "largest blob a client may upload, MiB");
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "kiln_coordinator: %s\n", msg.c_str());
+  return 2;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the Kiln coordinator.\n"
+      "  kiln_coordinator --state_dir=DIR [--listen=HOST:PORT] [--permits=compile=2]");
+  absl::ParseCommandLine(argc, argv);
+  using namespace kiln;
+
+  ModelCatalog models = ModelCatalog::Builtin();
+  if (const std::string path = absl::GetFlag(FLAGS_models); !path.empty()) {
+    std::ifstream in(path);
+    if (!in) return Fail(absl::StrCat("--models: cannot read ", path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (absl::Status s = models.MergeYaml(ss.str(), path); !s.ok()) {
+      return Fail(std::string(s.message()));
+    }
+  }
+
+  CoordinatorOptions options;
+  options.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  if (options.lease_ttl <= options.heartbeat_interval) {
+    return Fail("--lease_ttl must be longer than --heartbeat_interval");
+  }
+  options.semaphores.default_permits = absl::GetFlag(FLAGS_default_permits);
+  for (absl::string_view item :
+       absl::StrSplit(absl::GetFlag(FLAGS_permits), ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, '=');
+    int n = 0;
+    if (kv.first.empty() || !absl::SimpleAtoi(kv.second, &n) || n < 1) {
+      return Fail(absl::StrCat("--permits: \"", item,
+                               "\" is not NAME=N with N >= 1"));
+    }
+    options.semaphores.permits[kv.first] = n;
+  }
+
+  ServerOptions server;
+  server.listen = absl::GetFlag(FLAGS_listen);
+  server.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  server.tls_key = absl::GetFlag(FLAGS_tls_key);
+  server.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  server.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_mib) << 20;
+  if (auto token = LoadSecret(absl::GetFlag(FLAGS_token_env),
+                              absl::GetFlag(FLAGS_secrets_file));
+      token.ok()) {
+    server.auth_token = token->Reveal();
+  }
+
+  auto store = Store::Open(absl::GetFlag(FLAGS_state_dir));
+  if (!store.ok()) return Fail(std::string(store.status().message()));
+  auto srv = CoordinatorServer::Start(store->get(), RealClock(), &models,
+                                      options, server);
+  if (!srv.ok()) return Fail(std::string(srv.status().message()));
+  if (const std::string pf = absl::GetFlag(FLAGS_port_file); !pf.empty()) {
+    const std::string tmp = pf + ".tmp";
+    std::ofstream(tmp) << (*srv)->port() << "\n";
+    std::rename(tmp.c_str(), pf.c_str());
+  }
+  std::printf("kiln_coordinator serving on port %d (state in %s, %s)\n",
+              (*srv)->port(), absl::GetFlag(FLAGS_state_dir).c_str(),
+              server.auth_token.empty() ? "no token" : "token required");
+  std::fflush(stdout);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  while (!g_stop) pause();
+  (*srv)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,45 @@
+// A TaskRunner that finishes every attempt at once, without an LLM: the
+// zero-latency worker of the coordinator's tests and benchmarks. GENERATE
+// and REPAIR attempts write "// <path> (task <id>)\n" (or one fixed text
+// for every file, so its blob is uploaded once); BUILD attempts succeed.
+#ifndef KILN_WORKER_FAKE_RUNNER_H_
+#define KILN_WORKER_FAKE_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "common/mutex.h"
+#include "worker/session.h"
+
+namespace kiln {
+
+struct FakeRunnerOptions {
+  // Every file gets the same content (one upload for the whole run).
+  bool same_content = false;
+  // The process dies (_exit) when this many assignments have arrived,
+  // before answering the last: a crash mid-task. 0: never.
+  int64_t crash_at_assignment = 0;
+};
+
+class FakeRunner : public TaskRunner {
+ public:
+  explicit FakeRunner(FakeRunnerOptions options) : options_(options) {}
+  void Run(const kiln::v1::Assignment& a, WorkerSession* session) override;
+  void Cancel(const kiln::v1::Lease&) override { cancelled_++; }
+
+  int64_t ran() const { return ran_.load(); }
+  int64_t cancelled() const { return cancelled_.load(); }
+
+ private:
+  const FakeRunnerOptions options_;
+  std::atomic<int64_t> ran_{0};
+  std::atomic<int64_t> cancelled_{0};
+  Mutex mu_;
+  std::set<std::string> uploaded_ ABSL_GUARDED_BY(mu_);  // digest hashes
+};
+
+}  // namespace kiln
+
+#endif  // KILN_WORKER_FAKE_RUNNER_H_

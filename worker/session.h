@@ -1,0 +1,128 @@
+// A worker's session with the coordinator (DESIGN.md "Worker", the Remote
+// Workers API's bot session): register capabilities, receive assignments,
+// heartbeat the running leases, report progress and results; on a broken
+// stream reconnect with jittered backoff, report the leases still running
+// (Register.in_flight) and re-send results that were never acknowledged.
+//
+// Thread-safe. A TaskRunner does the work; the session owns the stream.
+#ifndef KILN_WORKER_SESSION_H_
+#define KILN_WORKER_SESSION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "kiln/v1/blob_service.grpc.pb.h"
+#include "kiln/v1/worker_service.grpc.pb.h"
+
+namespace kiln {
+
+class WorkerSession;
+
+// Runs attempts. Implementations must not block in Run: they start the work
+// and call WorkerSession::Report (from any thread) when it ends.
+class TaskRunner {
+ public:
+  virtual ~TaskRunner() = default;
+  virtual void Run(const kiln::v1::Assignment& assignment,
+                   WorkerSession* session) = 0;
+  // Stop an attempt (the coordinator cancelled it); its result is dropped.
+  virtual void Cancel(const kiln::v1::Lease& lease) = 0;
+};
+
+struct WorkerSessionOptions {
+  // host:port of the coordinator.
+  std::string target = "127.0.0.1:7070";
+  // Bearer token; empty: none.
+  std::string token;
+  // Stable id across reconnects; empty: the coordinator assigns one.
+  std::string worker_id;
+  std::string hostname;
+  kiln::v1::Capabilities capabilities;
+  // Reconnect backoff bounds (jittered exponential).
+  absl::Duration reconnect_min = absl::Milliseconds(50);
+  absl::Duration reconnect_max = absl::Seconds(2);
+  // Deadline of blob RPCs.
+  absl::Duration rpc_timeout = absl::Seconds(30);
+};
+
+class WorkerSession {
+ public:
+  // `runner` is not owned and must outlive the session.
+  WorkerSession(WorkerSessionOptions options, TaskRunner* runner);
+  ~WorkerSession();
+  WorkerSession(const WorkerSession&) = delete;
+  WorkerSession& operator=(const WorkerSession&) = delete;
+
+  // Connects (and keeps reconnecting) in the background.
+  void Start();
+  // Closes the stream and joins the threads. Running attempts are not
+  // waited for; their results are dropped.
+  void Stop();
+
+  // The attempt's first token arrived (releases its cache group).
+  void FirstToken(const kiln::v1::Lease& lease);
+  // The attempt ended. Sent now, and again after a reconnect until the
+  // coordinator acknowledges it.
+  void Report(kiln::v1::TaskResult result);
+
+  // Content-addressed blob transfer (FindMissingBlobs + WriteBlob; ReadBlob).
+  absl::StatusOr<kiln::v1::Digest> UploadBlob(const std::string& bytes);
+  absl::StatusOr<std::string> DownloadBlob(const kiln::v1::Digest& digest);
+
+  // The id the coordinator knows this worker by (after registration).
+  std::string worker_id() const;
+  // Results acknowledged as accepted / rejected so far.
+  int64_t accepted() const { return accepted_.load(); }
+  int64_t rejected() const { return rejected_.load(); }
+  // Sessions opened (1 + reconnects).
+  int64_t sessions() const { return sessions_.load(); }
+
+ private:
+  struct Active {
+    kiln::v1::Lease lease;
+    bool done = false;
+    kiln::v1::TaskResult result;  // when done, until acknowledged
+  };
+  using Stream = grpc::ClientReaderWriter<kiln::v1::WorkerMessage,
+                                          kiln::v1::CoordinatorMessage>;
+
+  void Loop();
+  void Heartbeats();
+  void Handle(const kiln::v1::CoordinatorMessage& m);
+  bool Write(const kiln::v1::WorkerMessage& m);
+  void AddAuth(grpc::ClientContext* ctx) const;
+
+  const WorkerSessionOptions options_;
+  TaskRunner* const runner_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<kiln::v1::WorkerService::Stub> stub_;
+  std::unique_ptr<kiln::v1::BlobService::Stub> blobs_;
+
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::string worker_id_ ABSL_GUARDED_BY(mu_);
+  absl::Duration heartbeat_ ABSL_GUARDED_BY(mu_) = absl::Seconds(5);
+  std::map<std::string, Active> active_ ABSL_GUARDED_BY(mu_);  // by task
+  grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool registered_ ABSL_GUARDED_BY(mu_) = false;
+  Mutex write_mu_;  // one writer at a time on the stream
+  std::thread loop_;
+  std::thread heartbeats_;
+  std::atomic<int64_t> accepted_{0};
+  std::atomic<int64_t> rejected_{0};
+  std::atomic<int64_t> sessions_{0};
+};
+
+}  // namespace kiln
+
+#endif  // KILN_WORKER_SESSION_H_
