@@ -7,11 +7,26 @@
 
 namespace kiln {
 
+FakeRunner::FakeRunner(FakeRunnerOptions options) : options_(options) {
+  if (options_.delay > absl::ZeroDuration()) {
+    timers_ = std::make_unique<TimerLoop>();
+  }
+}
+
 void FakeRunner::Run(const kiln::v1::Assignment& a, WorkerSession* session) {
   const int64_t n = ++ran_;
   if (options_.crash_at_assignment > 0 && n >= options_.crash_at_assignment) {
     _exit(3);  // a crash, not a shutdown: nothing is flushed or reported
   }
+  if (timers_ != nullptr) {
+    timers_->RunAfter(options_.delay,
+                      [this, a, session] { Finish(a, session); });
+    return;
+  }
+  Finish(a, session);
+}
+
+void FakeRunner::Finish(kiln::v1::Assignment a, WorkerSession* session) {
   kiln::v1::TaskResult result;
   *result.mutable_lease() = a.lease();
   result.set_outcome(kiln::v1::TaskResult::OUTCOME_SUCCEEDED);

@@ -16,6 +16,7 @@ ABSL_FLAG(std::string, token_env, "KILN_TOKEN", "environment variable with the t
 ABSL_FLAG(std::string, worker_id, "", "stable worker id (empty: assigned)");
 ABSL_FLAG(int, slots, 16, "concurrent tasks");
 ABSL_FLAG(bool, same_content, false, "write the same bytes into every file");
+ABSL_FLAG(absl::Duration, delay, absl::ZeroDuration(), "time each task takes");
 ABSL_FLAG(int64_t, crash_at_assignment, 0,
           "die abruptly when this many assignments have arrived (0: never)");
 
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   FakeRunnerOptions fo;
   fo.same_content = absl::GetFlag(FLAGS_same_content);
   fo.crash_at_assignment = absl::GetFlag(FLAGS_crash_at_assignment);
+  fo.delay = absl::GetFlag(FLAGS_delay);
   FakeRunner runner(fo);
   WorkerSessionOptions so;
   so.target = absl::GetFlag(FLAGS_coordinator);
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   while (!g_stop) pause();
+  runner.Stop();
   session.Stop();
   std::printf("ran %lld, accepted %lld, rejected %lld, sessions %lld\n",
               static_cast<long long>(runner.ran()),
