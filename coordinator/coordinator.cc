@@ -371,6 +371,11 @@ kiln::v1::Task& Coordinator::TaskRecord(const std::string& task_id) {
     if (auto info = scheduler_.Task(task_id)) t = LiveTask(*info);
     TimeToProto(clock_->Now(), t.mutable_create_time());
   }
+  auto ready = ready_since_.find(task_id);
+  if (ready != ready_since_.end()) {
+    if (!t.has_ready_time()) TimeToProto(ready->second, t.mutable_ready_time());
+    ready_since_.erase(ready);
+  }
   return dirty_tasks_.emplace(task_id, std::move(t)).first->second;
 }
 
@@ -416,8 +421,7 @@ void Coordinator::DrainSchedulerEvents() {
       t->mutable_error()->set_message(e.reason);
     }
     if (e.state == kiln::v1::TASK_STATE_READY) {
-      kiln::v1::Task& rec = TaskRecord(e.task_id);
-      if (!rec.has_ready_time()) TimeToProto(clock_->Now(), rec.mutable_ready_time());
+      ready_since_.emplace(e.task_id, clock_->Now());  // keeps the first
     } else if (e.state == kiln::v1::TASK_STATE_LEASED && info) {
       // The job's phase follows what it runs.
       const std::string job = JobOf(e.task_id);
@@ -1147,9 +1151,15 @@ bool Coordinator::Supports(const SessionRec& s, const std::string& model) const 
 }
 
 std::string Coordinator::KeyFor(const Dispatched& d, const TaskInfo& info,
-                                const kiln::v1::JobSpec& spec) const {
+                                const kiln::v1::JobSpec& spec) {
   ActionInputs in;
   in.job = &spec;
+  auto jd = job_digest_.find(info.job_id);
+  if (jd == job_digest_.end() || jd->second.first != spec.files_size()) {
+    jd = job_digest_.insert_or_assign(
+        info.job_id, std::make_pair(spec.files_size(), JobInputsDigest(spec))).first;
+  }
+  in.job_digest = jd->second.second;
   in.kind = d.kind;
   in.path = d.path;
   in.model = d.model;

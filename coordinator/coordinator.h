@@ -223,7 +223,7 @@ class Coordinator {
   void DispatchTo(SessionRec& s);
   bool Supports(const SessionRec& s, const std::string& model) const;
   std::string KeyFor(const Dispatched& d, const TaskInfo& info,
-                     const kiln::v1::JobSpec& spec) const;
+                     const kiln::v1::JobSpec& spec);
   void Assign(SessionRec& s, const Dispatched& d, const TaskInfo& info,
               const kiln::v1::JobSpec& spec, const std::string& key);
   void CompleteFromCache(const std::string& task_id, int64_t attempt,
@@ -281,6 +281,10 @@ class Coordinator {
   // Leased tasks following another attempt with the same action key.
   std::unordered_map<std::string, std::string> follower_key_;
   std::unordered_map<std::string, std::string> leader_key_;
+  // Per job: (files in its spec, JobInputsDigest) for action keys.
+  std::unordered_map<std::string, std::pair<int, std::string>> job_digest_;
+  // When tasks became ready, until their record is next written.
+  std::unordered_map<std::string, absl::Time> ready_since_;
   // Per job: file path -> index in its spec.
   std::unordered_map<std::string, std::unordered_map<std::string, int>>
       file_index_;

@@ -21,15 +21,24 @@ constexpr absl::string_view kVersion = "kiln-action-1";
 
 }  // namespace
 
+std::string JobInputsDigest(const kiln::v1::JobSpec& job) {
+  Sha256 h;
+  Field(h, "sampling", job.model().sampling().SerializeAsString());
+  Field(h, "repo", job.repo().SerializeAsString());
+  Field(h, "context", job.context().SerializeAsString());
+  for (const auto& c : job.checks()) {
+    Field(h, "check", absl::StrCat(c.match(), "\n", c.command()));
+  }
+  return h.FinishHex();
+}
+
 std::string ActionKey(const ActionInputs& in) {
   Sha256 h;
   const kiln::v1::JobSpec& job = *in.job;
   Field(h, "version", kVersion);
   Field(h, "kind", kiln::v1::TaskKind_Name(in.kind));
   Field(h, "model", in.model);
-  Field(h, "sampling", job.model().sampling().SerializeAsString());
-  Field(h, "repo", job.repo().SerializeAsString());
-  Field(h, "context", job.context().SerializeAsString());
+  Field(h, "job", in.job_digest.empty() ? JobInputsDigest(job) : in.job_digest);
   switch (in.kind) {
     case kiln::v1::TASK_KIND_PLAN:
       Field(h, "task", job.task());
@@ -44,9 +53,6 @@ std::string ActionKey(const ActionInputs& in) {
       }
       break;
     }
-  }
-  for (const auto& c : job.checks()) {
-    Field(h, "check", absl::StrCat(c.match(), "\n", c.command()));
   }
   std::vector<std::pair<std::string, std::string>> inputs;
   for (const auto& a : in.inputs) inputs.push_back({a.path(), a.digest().hash()});

@@ -42,7 +42,13 @@ struct ActionInputs {
   // REPAIR: the code being repaired and its diagnostics.
   kiln::v1::Digest repaired;
   kiln::v1::Digest diagnostics;
+  // JobInputsDigest(*job), when the caller has it already.
+  std::string job_digest;
 };
+
+// Hash of the job-wide inputs (sampling, repository, stable context,
+// checks), the same for every task of the job.
+std::string JobInputsDigest(const kiln::v1::JobSpec& job);
 
 // Lowercase hex SHA-256 of the inputs in a canonical encoding.
 std::string ActionKey(const ActionInputs& in);

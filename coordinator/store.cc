@@ -7,6 +7,7 @@
 #include "common/rocksdb_status.h"
 #include "rocksdb/table.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/write_buffer_manager.h"
 
 namespace kiln {
 
@@ -22,7 +23,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   // Records are small protobufs written once or twice: favour write speed
   // and CPU over space (2 cores are shared with gRPC and the scheduler).
   o.compression = rocksdb::kNoCompression;
-  o.write_buffer_size = 32 << 20;
+  o.write_buffer_size = 8 << 20;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
@@ -39,7 +40,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   db_options.max_background_jobs = 2;
   // Many small writers (blob uploads, the event loop) share one WAL.
   db_options.enable_pipelined_write = true;
-  auto cache = rocksdb::NewLRUCache(64 << 20);
+  auto cache = rocksdb::NewLRUCache(32 << 20);
+  // One memtable budget for all families, so memory stays flat however many
+  // records a long run writes (they are flushed to SST files instead).
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(32 << 20, cache);
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : kCfNames) {
     families.emplace_back(name, FamilyOptions(cache));
