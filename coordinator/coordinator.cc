@@ -1160,6 +1160,7 @@ std::string Coordinator::KeyFor(const Dispatched& d, const TaskInfo& info,
         info.job_id, std::make_pair(spec.files_size(), JobInputsDigest(spec))).first;
   }
   in.job_digest = jd->second.second;
+  if (!d.path.empty()) in.file = FileOf(info.job_id, spec, d.path);
   in.kind = d.kind;
   in.path = d.path;
   in.model = d.model;

@@ -48,8 +48,12 @@ std::string ActionKey(const ActionInputs& in) {
       break;
     default: {
       Field(h, "path", in.path);
-      for (const auto& f : job.files()) {
-        if (f.path() == in.path) Field(h, "file", f.SerializeAsString());
+      if (in.file != nullptr) {
+        Field(h, "file", in.file->SerializeAsString());
+      } else {
+        for (const auto& f : job.files()) {
+          if (f.path() == in.path) Field(h, "file", f.SerializeAsString());
+        }
       }
       break;
     }

@@ -42,6 +42,8 @@ struct ActionInputs {
   // REPAIR: the code being repaired and its diagnostics.
   kiln::v1::Digest repaired;
   kiln::v1::Digest diagnostics;
+  // The file's spec in *job, when the caller has found it already.
+  const kiln::v1::FileSpec* file = nullptr;
   // JobInputsDigest(*job), when the caller has it already.
   std::string job_digest;
 };
