@@ -114,7 +114,7 @@ TEST(ApiComments, EveryDeclarationIsCommented) {
       }
     }
   }
-  EXPECT_EQ(files, 8);
+  EXPECT_EQ(files, 9);  // the API files and store.proto
   std::string list;
   for (const auto& m : missing) list += "  " + m + "\n";
   EXPECT_TRUE(missing.empty()) << missing.size() << " without a comment:\n"
