@@ -353,6 +353,14 @@ void Coordinator::After(std::function<void(const absl::Status&)> fn) {
   after_commit_.push_back(std::move(fn));
 }
 
+void Coordinator::SendAfterCommit(const std::string& session_id,
+                                  kiln::v1::CoordinatorMessage message) {
+  After([this, session_id, m = std::move(message)](const absl::Status& st) {
+    auto it = sessions_.find(session_id);
+    if (st.ok() && it != sessions_.end()) it->second->sink->Send(m);
+  });
+}
+
 void Coordinator::Log(const std::string& batch_id,
                       const kiln::v1::LogEntry& entry) {
   BatchState* b = FindBatch(batch_id);
@@ -1056,10 +1064,7 @@ absl::StatusOr<std::string> Coordinator::OpenSession(
     *cancel.mutable_cancel()->mutable_lease() = lease;
     cancel.mutable_cancel()->set_reason(
         "not a current lease (finished, reassigned or from an older epoch)");
-    After([this, sid, cancel](const absl::Status& st) {
-      auto it = sessions_.find(sid);
-      if (st.ok() && it != sessions_.end()) it->second->sink->Send(cancel);
-    });
+    SendAfterCommit(sid, std::move(cancel));
   }
   // Leases of this worker it no longer runs (it restarted): requeue now.
   std::vector<std::string> lost;
@@ -1289,10 +1294,7 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
   }
   stats_.assignments++;
   const std::string sid = s.id;
-  After([this, sid, msg = std::move(msg)](const absl::Status& st) {
-    auto it = sessions_.find(sid);
-    if (st.ok() && it != sessions_.end()) it->second->sink->Send(msg);
-  });
+  SendAfterCommit(s.id, std::move(msg));
 }
 
 const kiln::v1::FileSpec* Coordinator::FileOf(const std::string& job_id,
@@ -1406,10 +1408,7 @@ void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
   *ack.mutable_result_ack()->mutable_lease() = lease;
   const std::string sid = s.id;
   auto send_ack = [this, sid](kiln::v1::CoordinatorMessage m) {
-    After([this, sid, m = std::move(m)](const absl::Status& st) {
-      auto it = sessions_.find(sid);
-      if (st.ok() && it != sessions_.end()) it->second->sink->Send(m);
-    });
+    SendAfterCommit(sid, std::move(m));
   };
   if (it == leases_.end() || it->second.attempt != lease.attempt() ||
       it->second.epoch != lease.epoch() ||
@@ -1532,11 +1531,7 @@ void Coordinator::SendCancels() {
     kiln::v1::CoordinatorMessage m;
     *m.mutable_cancel()->mutable_lease() = LeaseProto(c.task_id, it->second);
     m.mutable_cancel()->set_reason("the batch was cancelled");
-    const std::string sid = it->second.session_id;
-    After([this, sid, m = std::move(m)](const absl::Status& st) {
-      auto s = sessions_.find(sid);
-      if (st.ok() && s != sessions_.end()) s->second->sink->Send(m);
-    });
+    SendAfterCommit(it->second.session_id, std::move(m));
     EndLease(c.task_id);
   }
 }

@@ -211,6 +211,10 @@ class Coordinator {
       }
     });
   }
+  // Sends `message` to the session after the next commit, if it succeeds
+  // and the session is still open then.
+  void SendAfterCommit(const std::string& session_id,
+                       kiln::v1::CoordinatorMessage message);
   void Log(const std::string& batch_id, const kiln::v1::LogEntry& entry);
   kiln::v1::Task& TaskRecord(const std::string& task_id);
   void AddEvent(BatchState& b, kiln::v1::Event event);

@@ -214,6 +214,23 @@ grpc::ServerUnaryReactor* OnLoop(Impl* impl, grpc::CallbackServerContext* ctx,
   return reactor;
 }
 
+// A unary call whose answer the core gives later (after a commit).
+template <typename Req, typename T, typename F>
+grpc::ServerUnaryReactor* OnLoopAsync(Impl* impl,
+                                      grpc::CallbackServerContext* ctx,
+                                      const Req* req, T* out, F fn) {
+  auto* reactor = ctx->DefaultReactor();
+  grpc::Status auth = impl->Authorize(ctx);
+  if (!auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
+  impl->Post([reactor, req, out, fn](Coordinator& core) {
+    fn(core, *req, FinishWith(reactor, out));
+  });
+  return reactor;
+}
+
 // ---------------------------------------------------------------- JobService
 
 class WatchReactor : public grpc::ServerWriteReactor<kiln::v1::Event>,
@@ -401,16 +418,10 @@ class JobServiceImpl : public kiln::v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* SubmitBatch(
       grpc::CallbackServerContext* ctx, const kiln::v1::SubmitBatchRequest* req,
       kiln::v1::SubmitBatchResponse* resp) override {
-    auto* reactor = ctx->DefaultReactor();
-    grpc::Status auth = impl_->Authorize(ctx);
-    if (!auth.ok()) {
-      reactor->Finish(auth);
-      return reactor;
-    }
-    impl_->Post([reactor, req, resp](Coordinator& core) {
-      core.SubmitBatch(*req, FinishWith(reactor, resp));
-    });
-    return reactor;
+    return OnLoopAsync(impl_, ctx, req, resp,
+                       [](Coordinator& core, const auto& r, auto done) {
+                         core.SubmitBatch(r, std::move(done));
+                       });
   }
 
   grpc::ServerUnaryReactor* GetBatch(grpc::CallbackServerContext* ctx,
@@ -444,16 +455,10 @@ class JobServiceImpl : public kiln::v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* CancelBatch(grpc::CallbackServerContext* ctx,
                                         const kiln::v1::CancelBatchRequest* req,
                                         kiln::v1::Batch* resp) override {
-    auto* reactor = ctx->DefaultReactor();
-    grpc::Status auth = impl_->Authorize(ctx);
-    if (!auth.ok()) {
-      reactor->Finish(auth);
-      return reactor;
-    }
-    impl_->Post([reactor, req, resp](Coordinator& core) {
-      core.CancelBatch(*req, FinishWith(reactor, resp));
-    });
-    return reactor;
+    return OnLoopAsync(impl_, ctx, req, resp,
+                       [](Coordinator& core, const auto& r, auto done) {
+                         core.CancelBatch(r, std::move(done));
+                       });
   }
 
   grpc::ServerWriteReactor<kiln::v1::FetchArtifactsResponse>* FetchArtifacts(
@@ -669,31 +674,19 @@ class SemaphoreServiceImpl : public kiln::v1::SemaphoreService::CallbackService 
   grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* ctx,
                                   const kiln::v1::RenewRequest* req,
                                   kiln::v1::RenewResponse* resp) override {
-    auto* reactor = ctx->DefaultReactor();
-    grpc::Status auth = impl_->Authorize(ctx);
-    if (!auth.ok()) {
-      reactor->Finish(auth);
-      return reactor;
-    }
-    impl_->Post([reactor, req, resp](Coordinator& core) {
-      core.Renew(*req, FinishWith(reactor, resp));
-    });
-    return reactor;
+    return OnLoopAsync(impl_, ctx, req, resp,
+                       [](Coordinator& core, const auto& r, auto done) {
+                         core.Renew(r, std::move(done));
+                       });
   }
 
   grpc::ServerUnaryReactor* Release(grpc::CallbackServerContext* ctx,
                                     const kiln::v1::ReleaseRequest* req,
                                     kiln::v1::ReleaseResponse* resp) override {
-    auto* reactor = ctx->DefaultReactor();
-    grpc::Status auth = impl_->Authorize(ctx);
-    if (!auth.ok()) {
-      reactor->Finish(auth);
-      return reactor;
-    }
-    impl_->Post([reactor, req, resp](Coordinator& core) {
-      core.Release(*req, FinishWith(reactor, resp));
-    });
-    return reactor;
+    return OnLoopAsync(impl_, ctx, req, resp,
+                       [](Coordinator& core, const auto& r, auto done) {
+                         core.Release(r, std::move(done));
+                       });
   }
 
   grpc::ServerUnaryReactor* DescribeSemaphore(
