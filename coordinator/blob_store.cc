@@ -92,6 +92,17 @@ absl::Status BlobStore::Read(
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> BlobStore::ReadChunk(
+    const kiln::v1::Digest& digest, int64_t offset) const {
+  std::string out;
+  absl::Status s = Read(digest, offset, [&out](int64_t, absl::string_view b) {
+    out.assign(b.data(), b.size());
+    return false;  // one chunk
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::Status BlobUpload::Append(const kiln::v1::BlobChunk& chunk) {
   if (!started_) {
     if (!chunk.has_digest()) {

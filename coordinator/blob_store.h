@@ -52,6 +52,11 @@ class BlobStore {
       const kiln::v1::Digest& digest, int64_t offset,
       const std::function<bool(int64_t, absl::string_view)>& fn) const;
 
+  // The bytes from `offset` to the end of the chunk holding it (empty at
+  // the blob's end): one message of a streamed download. Errors as Read.
+  absl::StatusOr<std::string> ReadChunk(const kiln::v1::Digest& digest,
+                                        int64_t offset) const;
+
  private:
   friend class BlobUpload;
   Store* const store_;

@@ -101,6 +101,15 @@ AttemptReport ToReport(const kiln::v1::LoggedResult& r) {
   return rep;
 }
 
+kiln::v1::Usage UsageOf(const TokenCounts& t) {
+  kiln::v1::Usage u;
+  u.set_input_tokens(t.input);
+  u.set_cache_read_tokens(t.cache_read);
+  u.set_cache_write_tokens(t.cache_write);
+  u.set_output_tokens(t.output);
+  return u;
+}
+
 kiln::v1::JobState FromPhase(JobPhase p) {
   switch (p) {
     case JobPhase::kSucceeded:
@@ -272,16 +281,10 @@ absl::Status Coordinator::Load() {
         leases_[lease.task_id()] = l;
         lease_heap_.push({l.expires, lease.task_id()});
         auto info = scheduler_.Task(lease.task_id());
-        const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(info->job_id);
-        Dispatched d;
-        d.task_id = info->id;
-        d.attempt = l.attempt;
-        d.kind = info->kind;
-        d.path = info->path;
-        d.model = info->model;
-        const std::string key = KeyFor(d, *info, *spec);
-        cache_.Start(key, {d.task_id, d.attempt});
-        leader_key_[d.task_id] = key;
+        const std::string key =
+            KeyFor(*info, *scheduler_.JobSpecOf(info->job_id));
+        cache_.Start(key, {info->id, l.attempt});
+        leader_key_[info->id] = key;
         return true;
       }));
   (void)scheduler_.TakeEvents();
@@ -530,11 +533,7 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
   bs->set_state(next);
   *bs->mutable_tasks() = Counts(id, "");
   if (totals) {
-    kiln::v1::Usage* u = bs->mutable_usage();
-    u->set_input_tokens(totals->usage.input);
-    u->set_cache_read_tokens(totals->usage.cache_read);
-    u->set_cache_write_tokens(totals->usage.cache_write);
-    u->set_output_tokens(totals->usage.output);
+    *bs->mutable_usage() = UsageOf(totals->usage);
     bs->set_cost_usd(totals->cost_usd);
   }
   AddEvent(b, std::move(be));
@@ -688,12 +687,8 @@ kiln::v1::Batch Coordinator::BatchProto(const BatchState& b,
   const std::string& id = out.id();
   *out.mutable_tasks() = Counts(id, "");
   if (auto totals = scheduler_.Batch(id)) {
-    kiln::v1::Usage* u = out.mutable_usage();
-    u->set_input_tokens(totals->usage.input);
-    u->set_cache_read_tokens(totals->usage.cache_read);
-    u->set_cache_write_tokens(totals->usage.cache_write);
-    u->set_output_tokens(totals->usage.output);
-    u->set_requests(totals->llm_requests);
+    *out.mutable_usage() = UsageOf(totals->usage);
+    out.mutable_usage()->set_requests(totals->llm_requests);
     out.set_cost_usd(totals->cost_usd);
   }
   out.clear_jobs();
@@ -980,10 +975,6 @@ bool Coordinator::IsFinal(const kiln::v1::Event& event) {
 
 // ---------------------------------------------------------------- workers
 
-int Coordinator::live_sessions() const {
-  return static_cast<int>(sessions_.size());
-}
-
 kiln::v1::Lease Coordinator::LeaseProto(const std::string& task_id,
                                         const LeaseRec& l) const {
   kiln::v1::Lease lease;
@@ -1155,7 +1146,7 @@ bool Coordinator::Supports(const SessionRec& s, const std::string& model) const 
   return false;
 }
 
-std::string Coordinator::KeyFor(const Dispatched& d, const TaskInfo& info,
+std::string Coordinator::KeyFor(const TaskInfo& info,
                                 const kiln::v1::JobSpec& spec) {
   ActionInputs in;
   in.job = &spec;
@@ -1165,10 +1156,10 @@ std::string Coordinator::KeyFor(const Dispatched& d, const TaskInfo& info,
         info.job_id, std::make_pair(spec.files_size(), JobInputsDigest(spec))).first;
   }
   in.job_digest = jd->second.second;
-  if (!d.path.empty()) in.file = FileOf(info.job_id, spec, d.path);
-  in.kind = d.kind;
-  in.path = d.path;
-  in.model = d.model;
+  if (!info.path.empty()) in.file = FileOf(info.job_id, spec, info.path);
+  in.kind = info.kind;
+  in.path = info.path;
+  in.model = info.model;
   for (const auto& dep : info.deps) {
     auto it = outputs_.find(dep);
     if (it != outputs_.end() && !it->second.artifact.path().empty()) {
@@ -1207,7 +1198,7 @@ void Coordinator::DispatchTo(SessionRec& s) {
       }
       auto info = scheduler_.Task(d.task_id);
       const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(d.job_id);
-      const std::string key = KeyFor(d, *info, *spec);
+      const std::string key = KeyFor(*info, *spec);
       if (auto cached = cache_.Lookup(key)) {
         CompleteFromCache(d.task_id, d.attempt, *cached, /*dedup=*/false);
         continue;
@@ -1219,15 +1210,13 @@ void Coordinator::DispatchTo(SessionRec& s) {
       }
       cache_.Start(key, {d.task_id, d.attempt});
       leader_key_[d.task_id] = key;
-      Assign(s, d, *info, *spec, key);
+      Assign(s, d, *info, *spec);
     }
   }
 }
 
 void Coordinator::Assign(SessionRec& s, const Dispatched& d,
-                         const TaskInfo& info, const kiln::v1::JobSpec& spec,
-                         const std::string& key) {
-  (void)key;
+                         const TaskInfo& info, const kiln::v1::JobSpec& spec) {
   const MonotonicTime now = clock_->MonotonicNow();
   LeaseRec l;
   l.attempt = d.attempt;
@@ -1320,9 +1309,7 @@ void Coordinator::EndLease(const std::string& task_id) {
 
 void Coordinator::ApplyResult(const std::string& task_id, int64_t attempt,
                               const kiln::v1::LoggedResult& logged,
-                              const kiln::v1::AttemptRecord& record,
-                              const TaskResult* result) {
-  (void)result;
+                              const kiln::v1::AttemptRecord& record) {
   if (!scheduler_.OnResult(task_id, attempt, ToReport(logged)).ok()) return;
   kiln::v1::LogEntry entry;
   *entry.mutable_result() = logged;
@@ -1341,31 +1328,38 @@ void Coordinator::ApplyResult(const std::string& task_id, int64_t attempt,
     if (logged.has_diagnostics()) out.diagnostics = logged.diagnostics();
   }
   // The result cache and the attempts that waited on this one.
+  if (!produced) {
+    AbandonFlight(task_id, attempt);
+    return;
+  }
   auto lk = leader_key_.find(task_id);
   if (lk == leader_key_.end()) return;
   const std::string key = lk->second;
   leader_key_.erase(lk);
   std::vector<ResultCache::Attempt> followers =
       cache_.Finish(key, {task_id, attempt});
-  if (produced) {
-    kiln::v1::CachedResult cached;
-    cached.set_outcome(logged.outcome());
-    *cached.mutable_artifacts() = logged.artifacts();
-    for (const auto& f : logged.plan_files()) *cached.mutable_plan()->add_files() = f;
-    if (logged.has_diagnostics()) {
-      *cached.mutable_diagnostics() = logged.diagnostics();
-    }
-    *cached.mutable_usage() = logged.usage();
-    cached.set_cost_usd(logged.cost_usd());
-    cached.set_task_id(task_id);
-    cache_.AddTo(&batch_, key, cached);
-    for (const auto& [f, a] : followers) CompleteFromCache(f, a, cached, true);
-  } else {
-    for (const auto& [f, a] : followers) {
-      follower_key_.erase(f);
-      (void)scheduler_.Requeue(f, a);
-    }
+  kiln::v1::CachedResult cached;
+  cached.set_outcome(logged.outcome());
+  *cached.mutable_artifacts() = logged.artifacts();
+  for (const auto& f : logged.plan_files()) *cached.mutable_plan()->add_files() = f;
+  if (logged.has_diagnostics()) {
+    *cached.mutable_diagnostics() = logged.diagnostics();
   }
+  *cached.mutable_usage() = logged.usage();
+  cached.set_cost_usd(logged.cost_usd());
+  cached.set_task_id(task_id);
+  cache_.AddTo(&batch_, key, cached);
+  for (const auto& [f, a] : followers) CompleteFromCache(f, a, cached, true);
+}
+
+void Coordinator::AbandonFlight(const std::string& task_id, int64_t attempt) {
+  auto lk = leader_key_.find(task_id);
+  if (lk == leader_key_.end()) return;
+  for (const auto& [f, a] : cache_.Finish(lk->second, {task_id, attempt})) {
+    follower_key_.erase(f);
+    (void)scheduler_.Requeue(f, a);
+  }
+  leader_key_.erase(lk);
 }
 
 void Coordinator::CompleteFromCache(const std::string& task_id, int64_t attempt,
@@ -1397,7 +1391,7 @@ void Coordinator::CompleteFromCache(const std::string& task_id, int64_t attempt,
     record.mutable_error()->set_message("checks failed (cached outcome)");
   }
   if (!dedup) stats_.cache_hits++;
-  ApplyResult(task_id, attempt, logged, record, nullptr);
+  ApplyResult(task_id, attempt, logged, record);
 }
 
 void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
@@ -1466,7 +1460,7 @@ void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
   if (!record.has_start_time()) TimeToProto(it->second.start, record.mutable_start_time());
   if (!record.has_end_time()) TimeToProto(clock_->Now(), record.mutable_end_time());
   EndLease(task_id);
-  ApplyResult(task_id, lease.attempt(), logged, record, &result);
+  ApplyResult(task_id, lease.attempt(), logged, record);
   stats_.results_accepted++;
   ack.mutable_result_ack()->set_accepted(true);
   send_ack(std::move(ack));
@@ -1491,14 +1485,7 @@ void Coordinator::LoseLease(const std::string& task_id, const std::string& why) 
   a->mutable_error()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
   a->mutable_error()->set_message(why);
   a->mutable_error()->set_retryable(true);
-  auto lk = leader_key_.find(task_id);
-  if (lk != leader_key_.end()) {
-    for (const auto& [f, att] : cache_.Finish(lk->second, {task_id, l.attempt})) {
-      follower_key_.erase(f);
-      (void)scheduler_.Requeue(f, att);
-    }
-    leader_key_.erase(lk);
-  }
+  AbandonFlight(task_id, l.attempt);
 }
 
 void Coordinator::ExpireLeases() {
@@ -1518,14 +1505,7 @@ void Coordinator::ExpireLeases() {
 void Coordinator::SendCancels() {
   for (const Dispatched& c : scheduler_.TakeCancelledLeases()) {
     follower_key_.erase(c.task_id);
-    auto lk = leader_key_.find(c.task_id);
-    if (lk != leader_key_.end()) {
-      for (const auto& [f, att] : cache_.Finish(lk->second, {c.task_id, c.attempt})) {
-        follower_key_.erase(f);
-        (void)scheduler_.Requeue(f, att);
-      }
-      leader_key_.erase(lk);
-    }
+    AbandonFlight(c.task_id, c.attempt);
     auto it = leases_.find(c.task_id);
     if (it == leases_.end()) continue;
     kiln::v1::CoordinatorMessage m;

@@ -184,7 +184,6 @@ class Coordinator {
     int64_t commits = 0;
   };
   const Stats& stats() const { return stats_; }
-  int live_sessions() const;
 
  private:
   struct BatchState;
@@ -226,10 +225,9 @@ class Coordinator {
   // Tasks.
   void DispatchTo(SessionRec& s);
   bool Supports(const SessionRec& s, const std::string& model) const;
-  std::string KeyFor(const Dispatched& d, const TaskInfo& info,
-                     const kiln::v1::JobSpec& spec);
+  std::string KeyFor(const TaskInfo& info, const kiln::v1::JobSpec& spec);
   void Assign(SessionRec& s, const Dispatched& d, const TaskInfo& info,
-              const kiln::v1::JobSpec& spec, const std::string& key);
+              const kiln::v1::JobSpec& spec);
   void CompleteFromCache(const std::string& task_id, int64_t attempt,
                          const kiln::v1::CachedResult& cached, bool dedup);
   void OnResult(SessionRec& s, const kiln::v1::TaskResult& result);
@@ -238,8 +236,10 @@ class Coordinator {
   // Applies an accepted outcome to the scheduler and the records.
   void ApplyResult(const std::string& task_id, int64_t attempt,
                    const kiln::v1::LoggedResult& logged,
-                   const kiln::v1::AttemptRecord& record,
-                   const kiln::v1::TaskResult* result);
+                   const kiln::v1::AttemptRecord& record);
+  // The attempt ended without an outcome to share: the tasks that followed
+  // it (same action key) go back to the ready queue.
+  void AbandonFlight(const std::string& task_id, int64_t attempt);
   const kiln::v1::FileSpec* FileOf(const std::string& job_id,
                                    const kiln::v1::JobSpec& spec,
                                    const std::string& path);

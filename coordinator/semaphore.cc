@@ -84,7 +84,7 @@ uint64_t SemaphoreTable::Acquire(const kiln::v1::AcquireRequest& request,
   const uint64_t id = w.id;
   sem.waiters.push_back(std::move(w));
   waiter_sem_[id] = request.semaphore();
-  Serve(request.semaphore(), sem);
+  Serve(sem);
   return waiter_sem_.count(id) ? id : 0;
 }
 
@@ -114,7 +114,7 @@ kiln::v1::SemaphoreGrant SemaphoreTable::Grant(Sem& sem, const Waiter& w) {
   return g;
 }
 
-void SemaphoreTable::Serve(const std::string& name, Sem& sem) {
+void SemaphoreTable::Serve(Sem& sem) {
   while (!sem.waiters.empty() &&
          sem.in_use + sem.waiters.front().request.weight() <= sem.permits) {
     Waiter w = std::move(sem.waiters.front());
@@ -126,7 +126,6 @@ void SemaphoreTable::Serve(const std::string& name, Sem& sem) {
     DurationToProto(clock_->MonotonicNow() - w.since, r.mutable_waited());
     w.done(std::move(r));
   }
-  (void)name;
 }
 
 void SemaphoreTable::Cancel(uint64_t waiter) {
@@ -141,7 +140,7 @@ void SemaphoreTable::Cancel(uint64_t waiter) {
       break;
     }
   }
-  Serve(name, sem);  // it may have blocked lighter waiters behind it
+  Serve(sem);  // it may have blocked lighter waiters behind it
 }
 
 void SemaphoreTable::End(Sem& sem, std::map<std::string, Held>::iterator it,
@@ -204,7 +203,7 @@ kiln::v1::ReleaseResponse SemaphoreTable::Release(
   }
   End(sem, it, "released");
   r.set_released(true);
-  Serve(request.semaphore(), sem);
+  Serve(sem);
   return r;
 }
 
@@ -243,7 +242,7 @@ void SemaphoreTable::Expire() {
       }
       it = next;
     }
-    if (freed) Serve(name, sem);
+    if (freed) Serve(sem);
   }
 }
 

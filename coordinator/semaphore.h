@@ -110,7 +110,7 @@ class SemaphoreTable {
   };
 
   Sem& Get(const std::string& name);
-  void Serve(const std::string& name, Sem& sem);
+  void Serve(Sem& sem);
   void End(Sem& sem, std::map<std::string, Held>::iterator it,
            const std::string& reason);
   kiln::v1::SemaphoreGrant Grant(Sem& sem, const Waiter& w);

@@ -252,7 +252,6 @@ class WatchReactor : public grpc::ServerWriteReactor<kiln::v1::Event>,
         Finish(ToGrpcStatus(seq.status()));
         return;
       }
-      registered_ = true;
       latest_ = *seq;
       MaybeWriteLocked();
     });
@@ -330,7 +329,6 @@ class WatchReactor : public grpc::ServerWriteReactor<kiln::v1::Event>,
   std::deque<kiln::v1::Event> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool registered_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Streams artifacts: a header message per file, then its bytes in chunks.
@@ -383,15 +381,12 @@ class FetchReactor
     }
     kiln::v1::BlobChunk* chunk = msg_.mutable_chunk();
     chunk->set_offset(offset_);
-    absl::Status s = impl_->core()->blobs()->Read(
-        a.digest(), offset_, [chunk](int64_t, absl::string_view b) {
-          chunk->set_data(std::string(b));
-          return false;  // one chunk per message
-        });
-    if (!s.ok()) {
-      Finish(ToGrpcStatus(s));
+    auto data = impl_->core()->blobs()->ReadChunk(a.digest(), offset_);
+    if (!data.ok()) {
+      Finish(ToGrpcStatus(data.status()));
       return;
     }
+    chunk->set_data(std::move(*data));
     if (offset_ == 0) *chunk->mutable_digest() = a.digest();
     offset_ += static_cast<int64_t>(chunk->data().size());
     if (offset_ >= a.digest().size_bytes()) {
@@ -738,15 +733,12 @@ class ReadBlobReactor : public grpc::ServerWriteReactor<kiln::v1::BlobChunk> {
     if (first_) *chunk_.mutable_digest() = digest_;
     first_ = false;
     chunk_.set_offset(offset_);
-    absl::Status s = impl_->core()->blobs()->Read(
-        digest_, offset_, [this](int64_t, absl::string_view b) {
-          chunk_.set_data(std::string(b));
-          return false;
-        });
-    if (!s.ok()) {
-      Finish(ToGrpcStatus(s));
+    auto data = impl_->core()->blobs()->ReadChunk(digest_, offset_);
+    if (!data.ok()) {
+      Finish(ToGrpcStatus(data.status()));
       return;
     }
+    chunk_.set_data(std::move(*data));
     offset_ += static_cast<int64_t>(chunk_.data().size());
     last_ = offset_ >= digest_.size_bytes();
     chunk_.set_last(last_);
