@@ -51,7 +51,7 @@ class BenchRunner : public TaskRunner {
   BenchRunner(kiln::v1::Digest digest, int slots)
       : digest_(std::move(digest)), slots_(slots) {}
 
-  void Run(const kiln::v1::Assignment& a, WorkerSession* session) override {
+  void Run(const kiln::v1::Assignment& a, WorkerPort* session) override {
     const absl::Time now = absl::Now();
     {
       MutexLock l(&mu_);

@@ -153,6 +153,8 @@ struct Coordinator::LeaseRec {
   MonotonicTime expires;
   absl::Time start;
   absl::Time ready;
+  // Counted in its session's LLM slots until the worker reports llm_done.
+  bool llm_slot = true;
 };
 
 struct Coordinator::Output {
@@ -1047,7 +1049,7 @@ absl::StatusOr<std::string> Coordinator::OpenSession(
       it->second.session_id = session.id;
       it->second.expires = now + options_.lease_ttl;
       lease_heap_.push({it->second.expires, lease.task_id()});
-      session.assigned++;
+      if (it->second.llm_slot) session.assigned++;
       reported.insert(lease.task_id());
       continue;
     }
@@ -1124,6 +1126,13 @@ void Coordinator::OnProgress(SessionRec& s, const kiln::v1::Progress& p) {
   if (p.first_token()) {
     (void)scheduler_.OnFirstToken(p.lease().task_id(), p.lease().attempt());
   }
+  if (p.llm_done() && it->second.llm_slot) {
+    // The attempt runs checks now: its LLM slot takes another assignment.
+    it->second.llm_slot = false;
+    auto sess = sessions_.find(it->second.session_id);
+    if (sess != sessions_.end()) sess->second->assigned--;
+  }
+  if (!p.first_token() && p.output_tokens_so_far() == 0) return;
   BatchState* b = FindBatch(BatchOf(p.lease().task_id()));
   if (b == nullptr) return;
   kiln::v1::Event ev;
@@ -1302,7 +1311,7 @@ void Coordinator::EndLease(const std::string& task_id) {
   auto it = leases_.find(task_id);
   if (it == leases_.end()) return;
   auto s = sessions_.find(it->second.session_id);
-  if (s != sessions_.end()) s->second->assigned--;
+  if (s != sessions_.end() && it->second.llm_slot) s->second->assigned--;
   leases_.erase(it);
   batch_.Delete(store_->cf(Cf::kMeta), absl::StrCat(kLeasePrefix, task_id));
 }

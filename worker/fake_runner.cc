@@ -13,7 +13,7 @@ FakeRunner::FakeRunner(FakeRunnerOptions options) : options_(options) {
   }
 }
 
-void FakeRunner::Run(const kiln::v1::Assignment& a, WorkerSession* session) {
+void FakeRunner::Run(const kiln::v1::Assignment& a, WorkerPort* session) {
   const int64_t n = ++ran_;
   if (options_.crash_at_assignment > 0 && n >= options_.crash_at_assignment) {
     _exit(3);  // a crash, not a shutdown: nothing is flushed or reported
@@ -26,7 +26,7 @@ void FakeRunner::Run(const kiln::v1::Assignment& a, WorkerSession* session) {
   Finish(a, session);
 }
 
-void FakeRunner::Finish(kiln::v1::Assignment a, WorkerSession* session) {
+void FakeRunner::Finish(kiln::v1::Assignment a, WorkerPort* session) {
   kiln::v1::TaskResult result;
   *result.mutable_lease() = a.lease();
   result.set_outcome(kiln::v1::TaskResult::OUTCOME_SUCCEEDED);

@@ -31,7 +31,7 @@ struct FakeRunnerOptions {
 class FakeRunner : public TaskRunner {
  public:
   explicit FakeRunner(FakeRunnerOptions options);
-  void Run(const kiln::v1::Assignment& a, WorkerSession* session) override;
+  void Run(const kiln::v1::Assignment& a, WorkerPort* session) override;
   void Cancel(const kiln::v1::Lease&) override { cancelled_++; }
   // Drops delayed attempts not finished yet (call before the session stops).
   void Stop() { timers_.reset(); }
@@ -40,7 +40,7 @@ class FakeRunner : public TaskRunner {
   int64_t cancelled() const { return cancelled_.load(); }
 
  private:
-  void Finish(kiln::v1::Assignment a, WorkerSession* session);
+  void Finish(kiln::v1::Assignment a, WorkerPort* session);
 
   const FakeRunnerOptions options_;
   std::unique_ptr<TimerLoop> timers_;  // with a delay

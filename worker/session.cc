@@ -207,6 +207,13 @@ void WorkerSession::FirstToken(const kiln::v1::Lease& lease) {
   Write(m);
 }
 
+void WorkerSession::LlmDone(const kiln::v1::Lease& lease) {
+  kiln::v1::WorkerMessage m;
+  *m.mutable_progress()->mutable_lease() = lease;
+  m.mutable_progress()->set_llm_done(true);
+  Write(m);
+}
+
 void WorkerSession::Report(kiln::v1::TaskResult result) {
   {
     MutexLock l(&mu_);

@@ -24,15 +24,30 @@
 
 namespace kiln {
 
-class WorkerSession;
+// What a running attempt may tell or ask its coordinator. Thread-safe.
+// WorkerSession implements it over gRPC; runner tests use a fake.
+class WorkerPort {
+ public:
+  virtual ~WorkerPort() = default;
+  // The attempt's first token arrived (releases its cache group).
+  virtual void FirstToken(const kiln::v1::Lease& lease) = 0;
+  // The attempt needs no more LLM requests: its LLM slot is free.
+  virtual void LlmDone(const kiln::v1::Lease& lease) = 0;
+  // The attempt ended. Delivered at least once.
+  virtual void Report(kiln::v1::TaskResult result) = 0;
+  // Content-addressed blob transfer.
+  virtual absl::StatusOr<kiln::v1::Digest> UploadBlob(const std::string& bytes) = 0;
+  virtual absl::StatusOr<std::string> DownloadBlob(const kiln::v1::Digest& digest) = 0;
+  // The id the coordinator knows this worker by.
+  virtual std::string worker_id() const = 0;
+};
 
 // Runs attempts. Implementations must not block in Run: they start the work
-// and call WorkerSession::Report (from any thread) when it ends.
+// and call WorkerPort::Report (from any thread) when it ends.
 class TaskRunner {
  public:
   virtual ~TaskRunner() = default;
-  virtual void Run(const kiln::v1::Assignment& assignment,
-                   WorkerSession* session) = 0;
+  virtual void Run(const kiln::v1::Assignment& assignment, WorkerPort* port) = 0;
   // Stop an attempt (the coordinator cancelled it); its result is dropped.
   virtual void Cancel(const kiln::v1::Lease& lease) = 0;
 };
@@ -53,7 +68,7 @@ struct WorkerSessionOptions {
   absl::Duration rpc_timeout = absl::Seconds(30);
 };
 
-class WorkerSession {
+class WorkerSession : public WorkerPort {
  public:
   // `runner` is not owned and must outlive the session.
   WorkerSession(WorkerSessionOptions options, TaskRunner* runner);
@@ -67,18 +82,23 @@ class WorkerSession {
   // waited for; their results are dropped.
   void Stop();
 
-  // The attempt's first token arrived (releases its cache group).
-  void FirstToken(const kiln::v1::Lease& lease);
-  // The attempt ended. Sent now, and again after a reconnect until the
-  // coordinator acknowledges it.
-  void Report(kiln::v1::TaskResult result);
+  void FirstToken(const kiln::v1::Lease& lease) override;
+  void LlmDone(const kiln::v1::Lease& lease) override;
+  // Sent now, and again after a reconnect until the coordinator
+  // acknowledges it.
+  void Report(kiln::v1::TaskResult result) override;
 
-  // Content-addressed blob transfer (FindMissingBlobs + WriteBlob; ReadBlob).
-  absl::StatusOr<kiln::v1::Digest> UploadBlob(const std::string& bytes);
-  absl::StatusOr<std::string> DownloadBlob(const kiln::v1::Digest& digest);
+  // FindMissingBlobs + WriteBlob; ReadBlob.
+  absl::StatusOr<kiln::v1::Digest> UploadBlob(const std::string& bytes) override;
+  absl::StatusOr<std::string> DownloadBlob(const kiln::v1::Digest& digest) override;
 
   // The id the coordinator knows this worker by (after registration).
-  std::string worker_id() const;
+  std::string worker_id() const override;
+
+  // The channel to the coordinator and its call credentials, for the other
+  // services a runner calls (the cluster semaphore).
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  void AddAuth(grpc::ClientContext* ctx) const;
   // Results acknowledged as accepted / rejected so far.
   int64_t accepted() const { return accepted_.load(); }
   int64_t rejected() const { return rejected_.load(); }
@@ -98,7 +118,6 @@ class WorkerSession {
   void Heartbeats();
   void Handle(const kiln::v1::CoordinatorMessage& m);
   bool Write(const kiln::v1::WorkerMessage& m);
-  void AddAuth(grpc::ClientContext* ctx) const;
 
   const WorkerSessionOptions options_;
   TaskRunner* const runner_;

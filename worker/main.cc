@@ -1,0 +1,176 @@
+// kiln_worker: connects to a coordinator and runs its tasks: LLM calls
+// through the configured provider, checks and builds in a sandbox under the
+// cluster semaphore. Stateless: kill it at any time; its leases expire and
+// other workers finish them.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "llm/model_profile.h"
+#include "llm/provider_factory.h"
+#include "llm/secret.h"
+#include "worker/permits.h"
+#include "worker/runner.h"
+#include "worker/sandbox.h"
+#include "worker/session.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "coordinator host:port");
+ABSL_FLAG(std::string, token_env, "KILN_TOKEN",
+          "environment variable (or secrets-file entry) holding the coordinator's token");
+ABSL_FLAG(std::string, secrets_file, "", "file of NAME=value lines for the token and API keys");
+ABSL_FLAG(std::string, worker_id, "",
+          "stable id across reconnects (empty: the coordinator assigns one)");
+ABSL_FLAG(int, llm_slots, 256, "concurrent LLM requests");
+ABSL_FLAG(int, build_slots, 0, "concurrent checks and builds (0: the number of cores)");
+ABSL_FLAG(int, io_threads, 8, "threads for checkouts and blob transfers");
+ABSL_FLAG(std::string, work_dir, ".kiln/worker", "mirrors, worktrees and scratch space");
+ABSL_FLAG(std::string, provider, "sim", "sim, openai or anthropic");
+ABSL_FLAG(std::string, base_url, "",
+          "the provider's endpoint (empty: its public API), e.g. http://127.0.0.1:8089/v1");
+ABSL_FLAG(std::string, api_key_env, "",
+          "environment variable with the provider's key (empty: OPENAI_API_KEY / "
+          "ANTHROPIC_API_KEY)");
+ABSL_FLAG(std::string, models, "", "YAML file of extra or overriding model profiles");
+ABSL_FLAG(std::string, serve_models, "",
+          "comma-separated models this worker calls (empty: every known model for sim, "
+          "any model otherwise)");
+ABSL_FLAG(double, time_scale, 1.0, "sim: simulated seconds per real second");
+ABSL_FLAG(uint64_t, sim_seed, 1, "sim: seed of the generated code and defects");
+ABSL_FLAG(double, defect_rate, 0.0, "sim: share of first attempts with a defect");
+ABSL_FLAG(std::string, sandbox, "bwrap", "bwrap (bubblewrap) or none (limits only)");
+ABSL_FLAG(int64_t, check_memory_mib, 2048, "address-space limit of check and build processes");
+ABSL_FLAG(int64_t, output_cap_kib, 1024, "output kept per check or build");
+ABSL_FLAG(absl::Duration, check_timeout, absl::Seconds(60),
+          "time limit of a check whose spec gives none");
+ABSL_FLAG(absl::Duration, build_timeout, absl::Minutes(10),
+          "time limit of a build whose spec gives none");
+ABSL_FLAG(std::string, semaphore, "compile", "cluster semaphore of checks with permits");
+ABSL_FLAG(absl::Duration, permit_ttl, absl::Seconds(30),
+          "TTL of permit leases (renewed every third of it)");
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "kiln_worker: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "a Kiln worker.\n"
+      "  kiln_worker --coordinator=HOST:PORT [--provider=sim|openai|anthropic] "
+      "[--base_url=URL] [--llm_slots=256] [--build_slots=N]");
+  absl::ParseCommandLine(argc, argv);
+  using namespace kiln;
+
+  ModelCatalog models = ModelCatalog::Builtin();
+  if (const std::string path = absl::GetFlag(FLAGS_models); !path.empty()) {
+    std::ifstream in(path);
+    if (!in) return Fail(absl::StrCat("--models: cannot read ", path));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (absl::Status s = models.MergeYaml(ss.str(), path); !s.ok()) {
+      return Fail(std::string(s.message()));
+    }
+  }
+
+  ProviderConfig pc;
+  pc.kind = absl::GetFlag(FLAGS_provider);
+  pc.base_url = absl::GetFlag(FLAGS_base_url);
+  pc.api_key_env = absl::GetFlag(FLAGS_api_key_env);
+  pc.secrets_file = absl::GetFlag(FLAGS_secrets_file);
+  pc.sim.time_scale = absl::GetFlag(FLAGS_time_scale);
+  pc.sim.sim.seed = absl::GetFlag(FLAGS_sim_seed);
+  pc.sim.sim.defect_rate = absl::GetFlag(FLAGS_defect_rate);
+  absl::StatusOr<std::unique_ptr<Provider>> provider = MakeProvider(pc, &models);
+  if (!provider.ok()) return Fail(std::string(provider.status().message()));
+
+  absl::StatusOr<std::unique_ptr<Sandbox>> sandbox = MakeSandbox(absl::GetFlag(FLAGS_sandbox));
+  if (!sandbox.ok()) return Fail(std::string(sandbox.status().message()));
+
+  int build_slots = absl::GetFlag(FLAGS_build_slots);
+  if (build_slots <= 0) build_slots = std::max(1u, std::thread::hardware_concurrency());
+  const int llm_slots = absl::GetFlag(FLAGS_llm_slots);
+  if (llm_slots <= 0) return Fail("--llm_slots must be positive");
+
+  WorkerSessionOptions so;
+  so.target = absl::GetFlag(FLAGS_coordinator);
+  if (auto t = LoadSecret(absl::GetFlag(FLAGS_token_env), absl::GetFlag(FLAGS_secrets_file));
+      t.ok()) {
+    so.token = t->Reveal();
+  }
+  so.worker_id = absl::GetFlag(FLAGS_worker_id);
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  so.hostname = host;
+  so.capabilities.set_llm_slots(llm_slots);
+  so.capabilities.set_build_slots(build_slots);
+  kiln::v1::ProviderModels* pm = so.capabilities.add_providers();
+  pm->set_provider((*provider)->name());
+  const std::string serve = absl::GetFlag(FLAGS_serve_models);
+  if (!serve.empty()) {
+    for (absl::string_view m : absl::StrSplit(serve, ',', absl::SkipEmpty())) {
+      pm->add_models(std::string(m));
+    }
+  } else if (pc.kind == "sim") {
+    for (const auto& name : models.Names()) pm->add_models(name);
+  }
+  for (const char* tool : {"g++", "gcc", "clang++", "node", "python3", "go", "make"}) {
+    std::string path = absl::StrCat("/usr/bin/", tool);
+    if (::access(path.c_str(), X_OK) == 0) so.capabilities.add_toolchains(tool);
+  }
+
+  // The runner needs the session's channel for permits; the session needs
+  // the runner: the runner is built first and bound through a forwarder.
+  struct Forward : TaskRunner {
+    TaskRunner* to = nullptr;
+    void Run(const kiln::v1::Assignment& a, WorkerPort* p) override { to->Run(a, p); }
+    void Cancel(const kiln::v1::Lease& l) override { to->Cancel(l); }
+  } forward;
+  WorkerSession session(so, &forward);
+  GrpcPermitsOptions po;
+  po.ttl = absl::GetFlag(FLAGS_permit_ttl);
+  GrpcPermits permits(
+      session.channel(), [&session](grpc::ClientContext* ctx) { session.AddAuth(ctx); }, po);
+  RunnerOptions ro;
+  ro.work_dir = absl::GetFlag(FLAGS_work_dir);
+  ro.build_slots = build_slots;
+  ro.io_threads = absl::GetFlag(FLAGS_io_threads);
+  ro.memory_bytes = absl::GetFlag(FLAGS_check_memory_mib) << 20;
+  ro.output_cap = static_cast<size_t>(absl::GetFlag(FLAGS_output_cap_kib)) << 10;
+  ro.check_timeout = absl::GetFlag(FLAGS_check_timeout);
+  ro.build_timeout = absl::GetFlag(FLAGS_build_timeout);
+  ro.semaphore = absl::GetFlag(FLAGS_semaphore);
+  Runner runner(ro, provider->get(), &models, sandbox->get(), &permits);
+  forward.to = &runner;
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  session.Start();
+  std::fprintf(stderr,
+               "kiln_worker: serving %s; provider %s; sandbox %s; %d LLM slots, %d build "
+               "slots; work dir %s\n",
+               so.target.c_str(), (*provider)->name().c_str(), (*sandbox)->name().c_str(),
+               llm_slots, build_slots, ro.work_dir.c_str());
+  while (!g_stop) ::pause();
+  session.Stop();
+  runner.Stop();
+  std::fprintf(stderr, "kiln_worker: stopped; %lld attempts reported, %lld accepted\n",
+               static_cast<long long>(runner.finished()),
+               static_cast<long long>(session.accepted()));
+  return 0;
+}

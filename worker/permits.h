@@ -1,0 +1,88 @@
+// Permits of the cluster-wide semaphore for checks and builds (DESIGN.md,
+// "Compile semaphore"). A grant is a lease: it is renewed in the background
+// while the command runs; when a renewal is refused (the lease expired, the
+// coordinator gave the permit away) the holder is told at once so it kills
+// its command. Two sources: the coordinator's SemaphoreService over gRPC,
+// and an in-process fake for the runner's unit tests.
+#ifndef KILN_WORKER_PERMITS_H_
+#define KILN_WORKER_PERMITS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/mutex.h"
+#include "common/timer_loop.h"
+#include "grpcpp/grpcpp.h"
+#include "kiln/v1/semaphore_service.grpc.pb.h"
+#include "worker/sandbox.h"
+
+namespace kiln {
+
+struct PermitRequest {
+  std::string semaphore = "compile";
+  int weight = 1;
+  // Who holds it, for DescribeSemaphore and the grant history.
+  std::string holder;
+};
+
+// Held permits. Released by Release or by the destructor.
+class PermitGrant {
+ public:
+  virtual ~PermitGrant() = default;
+  // The lease was lost while held (on_lost has run).
+  virtual bool lost() const = 0;
+  // Time spent in the queue before the grant.
+  virtual absl::Duration waited() const = 0;
+  virtual void Release() = 0;
+};
+
+class PermitSource {
+ public:
+  virtual ~PermitSource() = default;
+  // Blocks until granted. CANCELLED when `cancel` fires first (it may be
+  // null). `on_lost` runs once, on another thread, if the lease is lost
+  // while held.
+  virtual absl::StatusOr<std::unique_ptr<PermitGrant>> Acquire(
+      const PermitRequest& request, Cancellation* cancel,
+      std::function<void()> on_lost) = 0;
+};
+
+struct GrpcPermitsOptions {
+  // The lease's TTL; it is renewed every ttl / 3.
+  absl::Duration ttl = absl::Seconds(30);
+  // Each Acquire call waits at most this long in the queue before it is
+  // sent again (the same request id, so a grant is never doubled).
+  absl::Duration acquire_slice = absl::Minutes(5);
+};
+
+class GrpcPermits : public PermitSource {
+ public:
+  // `add_auth` puts the call credentials on each call.
+  GrpcPermits(std::shared_ptr<grpc::Channel> channel,
+              std::function<void(grpc::ClientContext*)> add_auth,
+              GrpcPermitsOptions options = {});
+  ~GrpcPermits() override;
+
+  absl::StatusOr<std::unique_ptr<PermitGrant>> Acquire(
+      const PermitRequest& request, Cancellation* cancel,
+      std::function<void()> on_lost) override;
+
+ private:
+  class Grant;
+  struct Held;
+  void ScheduleRenew(std::shared_ptr<Held> held);
+  void Renew(const std::shared_ptr<Held>& held);
+  void ReleaseHeld(const std::shared_ptr<Held>& held);
+
+  std::unique_ptr<kiln::v1::SemaphoreService::Stub> stub_;
+  const std::function<void(grpc::ClientContext*)> add_auth_;
+  const GrpcPermitsOptions options_;
+  TimerLoop timers_;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_WORKER_PERMITS_H_

@@ -1,0 +1,573 @@
+#include "worker/runner.h"
+
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "common/proto_time.h"
+#include "common/repo_path.h"
+#include "worker/plan.h"
+
+namespace kiln {
+
+namespace fs = std::filesystem;
+using kiln::v1::TaskResult;
+
+struct Runner::Attempt {
+  kiln::v1::Assignment a;
+  WorkerPort* port = nullptr;
+  // Set by Cancel (the coordinator's) or by a lost permit lease.
+  Cancellation cancel;
+  std::atomic<bool> dropped{false};      // cancelled by the coordinator
+  std::atomic<bool> permit_lost{false};  // killed because a permit was lost
+  std::atomic<bool> ended{false};
+  absl::Time start;
+  kiln::v1::AttemptRecord rec;  // one stage at a time touches it
+  std::string worktree;         // empty until acquired
+  PromptInputs inputs;
+  int plan_tries = 0;
+  kiln::v1::Artifact artifact;  // GENERATE/REPAIR: the written file
+  Mutex mu;
+  std::unique_ptr<LlmCall> call ABSL_GUARDED_BY(mu);
+  bool first_token ABSL_GUARDED_BY(mu) = false;
+};
+
+namespace {
+
+bool RetryableLlmError(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kCancelled:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void SetError(kiln::v1::ErrorInfo* e, const absl::Status& s, bool retryable) {
+  e->set_code(static_cast<int32_t>(s.code()));
+  e->set_message(std::string(s.message()));
+  e->set_retryable(retryable);
+}
+
+std::string Seconds(absl::Duration d) {
+  return absl::StrFormat("%.2fs", absl::ToDoubleSeconds(d));
+}
+
+}  // namespace
+
+Runner::Runner(RunnerOptions options, Provider* provider,
+               const ModelCatalog* models, Sandbox* sandbox,
+               PermitSource* permits)
+    : options_(std::move(options)),
+      provider_(provider),
+      models_(models),
+      sandbox_(sandbox),
+      permits_(permits),
+      repos_((fs::path(options_.work_dir) / "repos").string(),
+             options_.max_worktrees),
+      io_(std::make_unique<ThreadPool>(options_.io_threads)),
+      builds_(std::make_unique<ThreadPool>(options_.build_slots)) {
+  std::error_code ec;
+  fs::create_directories(fs::path(options_.work_dir) / "scratch", ec);
+}
+
+Runner::~Runner() { Stop(); }
+
+void Runner::Stop() {
+  std::map<std::string, AttemptPtr> all;
+  {
+    MutexLock l(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    all = attempts_;
+  }
+  for (auto& [task, at] : all) {
+    at->dropped = true;
+    at->cancel.Cancel("the worker is stopping");
+    MutexLock l(&at->mu);
+    if (at->call) at->call->Cancel();
+  }
+  {
+    // The provider's callbacks reach into the runner: wait for them.
+    MutexLock l(&mu_);
+    while (calls_in_flight_ > 0) calls_cv_.Wait(&mu_);
+  }
+  std::unique_ptr<ThreadPool> io, builds;
+  {
+    MutexLock l(&mu_);
+    io = std::move(io_);
+    builds = std::move(builds_);
+  }
+  builds.reset();
+  io.reset();
+}
+
+void Runner::PostIo(std::function<void()> fn) {
+  MutexLock l(&mu_);
+  if (io_) io_->Post(std::move(fn));
+}
+
+void Runner::PostBuild(std::function<void()> fn) {
+  MutexLock l(&mu_);
+  if (builds_) builds_->Post(std::move(fn));
+}
+
+int Runner::running() const {
+  MutexLock l(&mu_);
+  return static_cast<int>(attempts_.size());
+}
+
+void Runner::Run(const kiln::v1::Assignment& assignment, WorkerPort* port) {
+  auto at = std::make_shared<Attempt>();
+  at->a = assignment;
+  at->port = port;
+  at->start = absl::Now();
+  at->rec.set_attempt(assignment.lease().attempt());
+  at->rec.set_worker_id(port->worker_id());
+  at->rec.set_model(assignment.task().model());
+  TimeToProto(at->start, at->rec.mutable_start_time());
+  {
+    MutexLock l(&mu_);
+    if (stopped_) return;
+    auto& slot = attempts_[assignment.lease().task_id()];
+    if (slot) {
+      // A newer attempt of the same task replaces an older one.
+      slot->dropped = true;
+      slot->cancel.Cancel("superseded by a newer attempt");
+    }
+    slot = at;
+  }
+  PostIo([this, at] { Prepare(at); });
+}
+
+void Runner::Cancel(const kiln::v1::Lease& lease) {
+  AttemptPtr at;
+  {
+    MutexLock l(&mu_);
+    auto it = attempts_.find(lease.task_id());
+    if (it == attempts_.end() ||
+        it->second->a.lease().attempt() != lease.attempt()) {
+      return;
+    }
+    at = it->second;
+  }
+  at->dropped = true;
+  at->cancel.Cancel("cancelled by the coordinator");
+  MutexLock l(&at->mu);
+  if (at->call) at->call->Cancel();
+}
+
+void Runner::Fail(const AttemptPtr& at, TaskResult::Outcome outcome,
+                  const absl::Status& error) {
+  TaskResult r;
+  r.set_outcome(outcome);
+  SetError(r.mutable_record()->mutable_error(), error,
+           outcome == TaskResult::OUTCOME_RETRYABLE);
+  Finish(at, std::move(r));
+}
+
+void Runner::Finish(const AttemptPtr& at, TaskResult result) {
+  if (at->ended.exchange(true)) return;
+  if (!at->worktree.empty()) repos_.Release(at->a.task().job_id());
+  {
+    MutexLock l(&mu_);
+    auto it = attempts_.find(at->a.lease().task_id());
+    if (it != attempts_.end() && it->second == at) attempts_.erase(it);
+  }
+  if (at->dropped) return;  // the coordinator no longer wants it
+  const absl::Time end = absl::Now();
+  kiln::v1::AttemptRecord rec = at->rec;
+  rec.MergeFrom(result.record());
+  TimeToProto(end, rec.mutable_end_time());
+  DurationToProto(end - at->start, rec.mutable_timings()->mutable_total());
+  *result.mutable_record() = std::move(rec);
+  *result.mutable_lease() = at->a.lease();
+  finished_++;
+  at->port->Report(std::move(result));
+}
+
+void Runner::Prepare(const AttemptPtr& at) {
+  if (at->dropped) return Finish(at, {});
+  const kiln::v1::Assignment& a = at->a;
+  const kiln::v1::Task& task = a.task();
+  const kiln::v1::JobSpec& job = a.job();
+
+  absl::StatusOr<std::string> wt = repos_.Acquire(task.job_id(), job.repo());
+  if (!wt.ok()) {
+    const bool permanent = wt.status().code() == absl::StatusCode::kNotFound ||
+                           wt.status().code() == absl::StatusCode::kInvalidArgument;
+    return Fail(at, permanent ? TaskResult::OUTCOME_FAILED : TaskResult::OUTCOME_RETRYABLE,
+                wt.status());
+  }
+  at->worktree = *wt;
+
+  // The deps' generated files (all of the job's for a BUILD) go into the
+  // worktree, where checks and builds see them.
+  std::string repaired;  // REPAIR: the code the diagnostics are about
+  std::vector<QuotedFile> deps;
+  auto place = [&](const kiln::v1::Artifact& art) -> absl::Status {
+    absl::StatusOr<std::string> bytes = at->port->DownloadBlob(art.digest());
+    if (!bytes.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "download of ", art.path(), ": ", bytes.status().message()));
+    }
+    absl::Status w = WriteRepoFile(at->worktree, art.path(), *bytes);
+    if (!w.ok()) return w;
+    if (task.kind() == kiln::v1::TASK_KIND_REPAIR && art.path() == task.path()) {
+      repaired = std::move(*bytes);
+    } else {
+      deps.push_back({art.path(), std::move(*bytes)});
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& art : a.dep_artifacts()) {
+    absl::Status s = place(art);
+    if (!s.ok()) {
+      return Fail(at, s.code() == absl::StatusCode::kUnavailable
+                          ? TaskResult::OUTCOME_RETRYABLE
+                          : TaskResult::OUTCOME_FAILED,
+                  s);
+    }
+  }
+  for (const auto& art : a.job_artifacts()) {
+    absl::Status s = place(art);
+    if (!s.ok()) {
+      return Fail(at, s.code() == absl::StatusCode::kUnavailable
+                          ? TaskResult::OUTCOME_RETRYABLE
+                          : TaskResult::OUTCOME_FAILED,
+                  s);
+    }
+  }
+
+  if (task.kind() == kiln::v1::TASK_KIND_BUILD) {
+    at->port->LlmDone(a.lease());
+    if (job.build().command().empty()) {
+      TaskResult r;
+      r.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
+      return Finish(at, std::move(r));
+    }
+    Command c;
+    c.command = job.build().command();
+    c.timeout = job.build().has_timeout() ? DurationFromProto(job.build().timeout())
+                                          : options_.build_timeout;
+    c.semaphore = job.build().semaphore().empty() ? options_.semaphore
+                                                  : job.build().semaphore();
+    c.permits = job.build().permits() > 0 ? job.build().permits() : 1;
+    PostBuild([this, at, c] { RunCommands(at, {c}); });
+    return;
+  }
+
+  PromptInputs& in = at->inputs;
+  in.model = task.model();
+  in.system = job.context().system();
+  in.instructions = job.context().instructions();
+  for (int i = 0; i < job.context().files_size(); ++i) {
+    const std::string& path = job.context().files(i);
+    absl::StatusOr<std::string> content = ReadRepoFile(at->worktree, path);
+    if (!content.ok()) {
+      return Fail(at, TaskResult::OUTCOME_FAILED,
+                  absl::Status(content.status().code(),
+                               absl::StrCat("context.files[", i, "]: ",
+                                            content.status().message())));
+    }
+    in.context.push_back({path, std::move(*content)});
+  }
+  in.deps = std::move(deps);
+  in.sampling = job.model().sampling();
+  in.max_output_tokens = task.max_output_tokens();
+  in.budget = options_.budget;
+  if (task.kind() == kiln::v1::TASK_KIND_PLAN) {
+    in.plan_task = job.task();
+  } else {
+    in.path = task.path();
+    for (const auto& f : job.files()) {
+      if (f.path() != task.path()) continue;
+      in.language = f.language();
+      in.file_instructions = f.instructions();
+      in.expected_tokens = f.expected_tokens();
+    }
+    if (task.kind() == kiln::v1::TASK_KIND_REPAIR) {
+      absl::StatusOr<std::string> diags = at->port->DownloadBlob(a.diagnostics());
+      if (!diags.ok()) {
+        return Fail(at, TaskResult::OUTCOME_RETRYABLE,
+                    absl::UnavailableError(absl::StrCat(
+                        "download of the diagnostics: ", diags.status().message())));
+      }
+      in.repairs.push_back(
+          {absl::StrCat("```", LanguageForPath(task.path()), "\n", repaired,
+                        repaired.empty() || repaired.back() == '\n' ? "" : "\n",
+                        "```\n"),
+           *diags});
+    }
+  }
+  StartLlm(at);
+}
+
+void Runner::StartLlm(const AttemptPtr& at) {
+  absl::StatusOr<kiln::v1::Prompt> prompt = BuildPrompt(at->inputs);
+  if (!prompt.ok()) return Fail(at, TaskResult::OUTCOME_FAILED, prompt.status());
+  StreamCallbacks cb;
+  std::weak_ptr<Attempt> weak = at;
+  cb.on_first_token = [weak] {
+    AttemptPtr at = weak.lock();
+    if (!at) return;
+    {
+      MutexLock l(&at->mu);
+      if (at->first_token) return;
+      at->first_token = true;
+    }
+    TimeToProto(absl::Now(), at->rec.mutable_first_token_time());
+    at->port->FirstToken(at->a.lease());
+  };
+  cb.on_done = [this, at](absl::StatusOr<LlmResult> r) {
+    PostIo([this, at, r = std::move(r)]() mutable { AfterLlm(at, std::move(r)); });
+    MutexLock l(&mu_);
+    calls_in_flight_--;
+    calls_cv_.SignalAll();
+  };
+  {
+    MutexLock l(&mu_);
+    calls_in_flight_++;
+  }
+  std::unique_ptr<LlmCall> call = provider_->Start(*prompt, std::move(cb));
+  MutexLock l(&at->mu);
+  at->call = std::move(call);
+  if (at->dropped) at->call->Cancel();
+}
+
+void Runner::AddUsage(const AttemptPtr& at, const LlmResult& r) {
+  kiln::v1::Usage* u = at->rec.mutable_usage();
+  u->set_input_tokens(u->input_tokens() + r.usage.input);
+  u->set_cache_read_tokens(u->cache_read_tokens() + r.usage.cache_read);
+  u->set_cache_write_tokens(u->cache_write_tokens() + r.usage.cache_write);
+  u->set_output_tokens(u->output_tokens() + r.usage.output);
+  u->set_requests(u->requests() + std::max(1, r.attempts - r.rate_limited));
+  u->set_rate_limited(u->rate_limited() + r.rate_limited);
+  if (const ModelProfile* p = models_->Find(at->a.task().model())) {
+    at->rec.set_cost_usd(at->rec.cost_usd() + p->Cost(r.usage));
+    at->rec.set_uncached_cost_usd(at->rec.uncached_cost_usd() + p->UncachedCost(r.usage));
+  }
+  kiln::v1::Timings* t = at->rec.mutable_timings();
+  if (!t->has_time_to_first_token()) {
+    DurationToProto(r.timings.ttft, t->mutable_time_to_first_token());
+  }
+  DurationToProto(DurationFromProto(t->llm()) + r.timings.total, t->mutable_llm());
+  at->rec.set_provider_request_id(r.request_id);
+}
+
+void Runner::AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result) {
+  {
+    MutexLock l(&at->mu);
+    at->call.reset();
+  }
+  if (at->dropped) return Finish(at, {});
+  const kiln::v1::Task& task = at->a.task();
+  if (!result.ok()) {
+    const bool retry = RetryableLlmError(result.status().code());
+    return Fail(at, retry ? TaskResult::OUTCOME_RETRYABLE : TaskResult::OUTCOME_FAILED,
+                absl::Status(result.status().code(),
+                             absl::StrCat("LLM request: ", result.status().message())));
+  }
+  AddUsage(at, *result);
+
+  if (task.kind() == kiln::v1::TASK_KIND_PLAN) {
+    at->plan_tries++;
+    absl::StatusOr<kiln::v1::Plan> plan =
+        ParsePlanReply(result->text, at->a.job(), *models_);
+    if (plan.ok()) {
+      TaskResult r;
+      r.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
+      *r.mutable_plan() = std::move(*plan);
+      return Finish(at, std::move(r));
+    }
+    if (at->plan_tries < 2) {
+      // Once more, with what was wrong.
+      at->inputs.repairs.push_back({result->text, std::string(plan.status().message())});
+      return StartLlm(at);
+    }
+    return Fail(at, TaskResult::OUTCOME_FAILED,
+                absl::InvalidArgumentError(absl::StrCat(
+                    "invalid plan (also after a retry with the errors): ",
+                    plan.status().message())));
+  }
+
+  // GENERATE / REPAIR: the file goes into the worktree, then to the blob
+  // store.
+  const std::string code = ExtractCode(result->text);
+  absl::Status w = WriteRepoFile(at->worktree, task.path(), code);
+  if (!w.ok()) return Fail(at, TaskResult::OUTCOME_FAILED, w);
+  absl::StatusOr<kiln::v1::Digest> digest = at->port->UploadBlob(code);
+  if (!digest.ok()) {
+    return Fail(at, TaskResult::OUTCOME_RETRYABLE,
+                absl::UnavailableError(absl::StrCat(
+                    "upload of ", task.path(), ": ", digest.status().message())));
+  }
+  at->artifact.set_job_id(task.job_id());
+  at->artifact.set_path(task.path());
+  *at->artifact.mutable_digest() = *digest;
+  at->artifact.set_task_id(task.id());
+  at->artifact.set_attempt(at->a.lease().attempt());
+
+  std::vector<Command> commands;
+  for (const auto& check : at->a.job().checks()) {
+    if (!GlobMatch(check.match(), task.path())) continue;
+    Command c;
+    c.command = absl::StrReplaceAll(check.command(), {{"{file}", ShellQuote(task.path())}});
+    c.timeout = check.has_timeout() ? DurationFromProto(check.timeout())
+                                    : options_.check_timeout;
+    c.permits = check.permits();
+    if (c.permits > 0) c.semaphore = options_.semaphore;
+    commands.push_back(std::move(c));
+  }
+  if (commands.empty()) {
+    TaskResult r;
+    r.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
+    *r.add_artifacts() = at->artifact;
+    return Finish(at, std::move(r));
+  }
+  at->port->LlmDone(at->a.lease());
+  PostBuild([this, at, commands = std::move(commands)] { RunCommands(at, commands); });
+}
+
+bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
+                        kiln::v1::CheckRun* run, std::string* output) {
+  const kiln::v1::Lease& lease = at->a.lease();
+  run->set_command(c.command);
+  std::unique_ptr<PermitGrant> grant;
+  if (c.permits > 0) {
+    PermitRequest req;
+    req.semaphore = c.semaphore;
+    req.weight = c.permits;
+    req.holder = absl::StrCat(at->port->worker_id(), "/", lease.task_id(), "#",
+                              lease.attempt());
+    const absl::Time asked = absl::Now();
+    std::weak_ptr<Attempt> weak = at;
+    absl::StatusOr<std::unique_ptr<PermitGrant>> g =
+        permits_->Acquire(req, &at->cancel, [weak, c] {
+          if (AttemptPtr at = weak.lock()) {
+            at->permit_lost = true;
+            at->cancel.Cancel(absl::StrCat("lost its lease on ", c.permits,
+                                           " permit(s) of \"", c.semaphore, "\""));
+          }
+        });
+    DurationToProto(absl::Now() - asked, run->mutable_permit_wait());
+    if (!g.ok()) {
+      if (at->dropped) {
+        Finish(at, {});
+      } else {
+        Fail(at, TaskResult::OUTCOME_RETRYABLE,
+             absl::UnavailableError(absl::StrCat("permits of \"", c.semaphore,
+                                                 "\": ", g.status().message())));
+      }
+      return false;
+    }
+    grant = std::move(*g);
+    run->set_semaphore(c.semaphore);
+    run->set_permits(c.permits);
+  }
+
+  const std::string scratch =
+      (fs::path(options_.work_dir) / "scratch" /
+       absl::StrCat(scratch_seq_.fetch_add(1), "-", index))
+          .string();
+  std::error_code ec;
+  fs::create_directories(scratch, ec);
+  CommandSpec spec;
+  spec.argv = {"/bin/sh", "-c", c.command};
+  spec.cwd = at->worktree;
+  spec.writable = {at->worktree, scratch};
+  spec.env = {{"TMPDIR", scratch}, {"HOME", scratch}};
+  spec.timeout = c.timeout;
+  spec.memory_bytes = options_.memory_bytes;
+  spec.output_cap = options_.output_cap;
+  TimeToProto(absl::Now(), run->mutable_start_time());
+  absl::StatusOr<CommandResult> r = sandbox_->Run(spec, &at->cancel);
+  if (grant) grant->Release();
+  fs::remove_all(scratch, ec);
+  if (at->dropped) {
+    Finish(at, {});
+    return false;
+  }
+  if (at->permit_lost) {
+    Fail(at, TaskResult::OUTCOME_RETRYABLE,
+         absl::AbortedError(absl::StrCat("`", c.command, "` was killed: ",
+                                         at->cancel.reason())));
+    return false;
+  }
+  if (!r.ok()) {
+    Fail(at, TaskResult::OUTCOME_RETRYABLE, r.status());
+    return false;
+  }
+  run->set_exit_code(r->exit_code);
+  run->set_killed(r->timed_out || r->cancelled);
+  DurationToProto(r->duration, run->mutable_duration());
+  std::string header = absl::StrCat("$ ", c.command, "\n");
+  if (r->timed_out) {
+    absl::StrAppend(&header, "killed: still running at its ", Seconds(c.timeout),
+                    " time limit\n");
+  } else if (r->exit_code != 0) {
+    absl::StrAppend(&header, "exit ", r->exit_code, " after ", Seconds(r->duration), "\n");
+  }
+  const bool build = at->a.task().kind() == kiln::v1::TASK_KIND_BUILD;
+  *output = header + (build ? HeadAndTail(r->output, 2 * options_.diagnostics_bytes)
+                            : FilterDiagnostics(r->output, at->a.task().path(),
+                                                options_.diagnostics_bytes));
+  absl::StatusOr<kiln::v1::Digest> d = at->port->UploadBlob(*output);
+  if (d.ok()) *run->mutable_output() = *d;
+  return true;
+}
+
+void Runner::RunCommands(const AttemptPtr& at, std::vector<Command> commands) {
+  if (at->dropped) return Finish(at, {});
+  TaskResult result;
+  kiln::v1::AttemptRecord* rec = result.mutable_record();
+  absl::Duration check_time, permit_wait;
+  bool passed = true;
+  std::string failure;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    kiln::v1::CheckRun* run = rec->add_checks();
+    std::string output;
+    if (!RunCommand(at, commands[i], static_cast<int>(i), run, &output)) return;
+    check_time += DurationFromProto(run->duration());
+    permit_wait += DurationFromProto(run->permit_wait());
+    if (run->exit_code() != 0 || run->killed()) {
+      passed = false;
+      failure = std::move(output);
+      break;
+    }
+  }
+  DurationToProto(check_time, rec->mutable_timings()->mutable_check());
+  DurationToProto(permit_wait, rec->mutable_timings()->mutable_permit_wait());
+  if (at->a.task().kind() != kiln::v1::TASK_KIND_BUILD) {
+    *result.add_artifacts() = at->artifact;
+  }
+  // MergeFrom appends repeated fields: the attempt's own record has no
+  // checks yet, so the order is kept.
+  if (passed) {
+    result.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
+    return Finish(at, std::move(result));
+  }
+  absl::StatusOr<kiln::v1::Digest> d = at->port->UploadBlob(failure);
+  if (!d.ok()) {
+    return Fail(at, TaskResult::OUTCOME_RETRYABLE,
+                absl::UnavailableError(absl::StrCat("upload of the diagnostics: ",
+                                                    d.status().message())));
+  }
+  result.set_outcome(TaskResult::OUTCOME_CHECK_FAILED);
+  *result.mutable_diagnostics() = *d;
+  SetError(rec->mutable_error(),
+           absl::FailedPreconditionError(failure.substr(0, 400)),
+           false);
+  Finish(at, std::move(result));
+}
+
+}  // namespace kiln

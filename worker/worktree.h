@@ -1,0 +1,91 @@
+// Repositories on a worker (DESIGN.md, "Worker"): a mirror cache of every
+// git source (cloned once, fetched once per process, shared by all jobs)
+// and a worktree per job at the requested ref, where the job's generated
+// files are written and its checks and builds run.
+//
+// Sources: a git URL (anything `git clone` takes), a local git repository
+// (used at its committed ref, HEAD when none: uncommitted changes are not
+// seen, as in CI), or a local folder that is not a git repository (copied
+// as it is; a ref is then an error).
+//
+// Generated files are written only inside the worktree: WriteRepoFile
+// refuses a path that leaves it by its spelling ("..", absolute) or through
+// a symbolic link that points outside.
+#ifndef KILN_WORKER_WORKTREE_H_
+#define KILN_WORKER_WORKTREE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/mutex.h"
+#include "kiln/v1/spec.pb.h"
+#include "worker/sandbox.h"
+
+namespace kiln {
+
+// Writes `content` to `root`/`path` atomically (a temporary file renamed
+// into place), creating directories. INVALID_ARGUMENT naming the path when
+// it is not a clean repo-relative path, PERMISSION_DENIED when a directory
+// on the way is a symbolic link that leaves `root`.
+absl::Status WriteRepoFile(const std::string& root, absl::string_view path,
+                           absl::string_view content);
+
+// Reads `root`/`path` under the same rules (the file itself may be a link
+// that stays inside). NOT_FOUND when it does not exist.
+absl::StatusOr<std::string> ReadRepoFile(const std::string& root,
+                                         absl::string_view path);
+
+class RepoCache {
+ public:
+  // Mirrors and worktrees live under `dir` (created). At most
+  // `max_worktrees` unused worktrees are kept; the least recently used go
+  // first.
+  explicit RepoCache(std::string dir, int max_worktrees = 64);
+  RepoCache(const RepoCache&) = delete;
+  RepoCache& operator=(const RepoCache&) = delete;
+
+  // A job's worktree, checked out on first use; later calls for the same
+  // job return the same directory. Each successful call must be paired with
+  // Release(job_id). INVALID_ARGUMENT for a bad repo spec, NOT_FOUND for a
+  // missing path or ref, UNAVAILABLE when git failed (its output included).
+  absl::StatusOr<std::string> Acquire(const std::string& job_id,
+                                      const kiln::v1::RepoSpec& repo);
+  void Release(const std::string& job_id);
+
+  // git commands run so far (clone, fetch, checkout...), for tests of the
+  // mirror cache.
+  int64_t git_commands() const;
+
+ private:
+  struct Entry {
+    Mutex mu;  // held while the worktree is created
+    bool ready = false;
+    absl::Status status;
+    std::string path;
+    int users = 0;
+    int64_t last_used = 0;
+  };
+
+  absl::Status Create(const kiln::v1::RepoSpec& repo, const std::string& path);
+  absl::StatusOr<std::string> Mirror(const std::string& source);
+  absl::StatusOr<std::string> Git(const std::vector<std::string>& args,
+                                  const std::string& cwd = "");
+  void Evict();
+
+  const std::string dir_;
+  const int max_worktrees_;
+  HostSandbox host_;
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Mutex>> mirror_locks_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, bool> fetched_ ABSL_GUARDED_BY(mu_);
+  int64_t tick_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t git_commands_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_WORKER_WORKTREE_H_
