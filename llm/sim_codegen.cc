@@ -399,13 +399,23 @@ std::string WritePlan(const PromptFacts& facts, const CodegenOptions& options) {
     ext = "js";
   }
   const char* kModules[] = {"models", "store", "service", "handlers", "util"};
-  const int n = 2 + rng.Below(3);
   std::vector<std::string> paths;
   std::string out = "```yaml\nfiles:\n";
-  for (int i = 0; i < n; ++i) {
-    paths.push_back(absl::StrCat("src/", kModules[i], ".", ext));
+  // Files the task names in backticks are the plan, as a model would take
+  // them (even a bad one: validation is the worker's job).
+  std::vector<absl::string_view> parts = absl::StrSplit(facts.plan_task, '`');
+  for (size_t i = 1; i + 1 < parts.size(); i += 2) {
+    if (absl::StrContains(parts[i], '.') && !absl::StrContains(parts[i], ' ')) {
+      paths.push_back(std::string(parts[i]));
+    }
   }
-  paths.push_back(absl::StrCat("src/main.", ext));
+  if (paths.empty()) {
+    const int n = 2 + rng.Below(3);
+    for (int i = 0; i < n; ++i) {
+      paths.push_back(absl::StrCat("src/", kModules[i], ".", ext));
+    }
+    paths.push_back(absl::StrCat("src/main.", ext));
+  }
   for (size_t i = 0; i < paths.size(); ++i) {
     absl::StrAppend(&out, "  - path: ", paths[i], "\n    instructions: \"",
                     Sentence(rng, 10), "\"\n    expected_tokens: ",

@@ -195,6 +195,17 @@ TEST(SimCodegen, PlansAreYamlWithConsistentDeps) {
   }
 }
 
+TEST(SimCodegen, PlansUseTheFilesTheTaskNames) {
+  PromptFacts f;
+  f.plan = true;
+  f.plan_task = "Write `lib/db.py` and then `app.py` on top of it.";
+  const YAML::Node plan = YAML::Load(ExtractCode(SimReply(f, {1, 0})));
+  ASSERT_EQ(plan["files"].size(), 2u);
+  EXPECT_EQ(plan["files"][0]["path"].as<std::string>(), "lib/db.py");
+  EXPECT_EQ(plan["files"][1]["path"].as<std::string>(), "app.py");
+  EXPECT_EQ(plan["files"][1]["deps"][0].as<std::string>(), "lib/db.py");
+}
+
 TEST(RelativePath, FromTheFilesDirectory) {
   EXPECT_EQ(RelativePath("web/app.js", "web/util.js"), "util.js");
   EXPECT_EQ(RelativePath("web/app.js", "lib/util.js"), "../lib/util.js");

@@ -1,0 +1,420 @@
+#include "worker/runner.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "common/mutex.h"
+#include "gtest/gtest.h"
+#include "llm/sim_provider.h"
+#include "worker/fake_permits.h"
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+using kiln::v1::TaskResult;
+
+std::string TempDir(const std::string& name) {
+  const char* t = std::getenv("TEST_TMPDIR");
+  fs::path p = fs::path(t != nullptr ? t : "/tmp") / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+// The coordinator's side of a session, in memory.
+class FakePort : public WorkerPort {
+ public:
+  void FirstToken(const kiln::v1::Lease& lease) override {
+    MutexLock l(&mu_);
+    first_tokens_.push_back(lease.task_id());
+  }
+  void LlmDone(const kiln::v1::Lease& lease) override {
+    MutexLock l(&mu_);
+    llm_done_.push_back(lease.task_id());
+  }
+  void Report(TaskResult result) override {
+    MutexLock l(&mu_);
+    reports_.push_back(std::move(result));
+    cv_.SignalAll();
+  }
+  absl::StatusOr<kiln::v1::Digest> UploadBlob(const std::string& bytes) override {
+    const kiln::v1::Digest d = DigestOf(bytes);
+    MutexLock l(&mu_);
+    blobs_[d.hash()] = bytes;
+    return d;
+  }
+  absl::StatusOr<std::string> DownloadBlob(const kiln::v1::Digest& d) override {
+    MutexLock l(&mu_);
+    auto it = blobs_.find(d.hash());
+    if (it == blobs_.end()) return absl::NotFoundError(d.hash());
+    return it->second;
+  }
+  std::string worker_id() const override { return "w-test"; }
+
+  // The reports so far, once there are `n` (a minute at most).
+  std::vector<TaskResult> Wait(size_t n) {
+    MutexLock l(&mu_);
+    const absl::Time deadline = absl::Now() + absl::Minutes(1);
+    while (reports_.size() < n && absl::Now() < deadline) {
+      cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+    }
+    return reports_;
+  }
+  std::string Blob(const kiln::v1::Digest& d) { return *DownloadBlob(d); }
+  std::vector<std::string> first_tokens() {
+    MutexLock l(&mu_);
+    return first_tokens_;
+  }
+  std::vector<std::string> llm_done() {
+    MutexLock l(&mu_);
+    return llm_done_;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  std::vector<TaskResult> reports_;
+  std::map<std::string, std::string> blobs_;
+  std::vector<std::string> first_tokens_;
+  std::vector<std::string> llm_done_;
+};
+
+// Answers each request with the next scripted reply, and keeps the prompts.
+class ScriptedProvider : public Provider {
+ public:
+  explicit ScriptedProvider(std::vector<std::string> replies)
+      : replies_(std::move(replies)) {}
+  std::string name() const override { return "scripted"; }
+  std::unique_ptr<LlmCall> Start(const kiln::v1::Prompt& prompt,
+                                 StreamCallbacks cb) override {
+    std::string reply;
+    {
+      MutexLock l(&mu_);
+      prompts_.push_back(PromptText(prompt));
+      reply = replies_.at(std::min(next_++, replies_.size() - 1));
+    }
+    cb.on_first_token();
+    LlmResult r;
+    r.text = reply;
+    r.usage.input = 100;
+    r.usage.output = 50;
+    r.attempts = 1;
+    cb.on_done(r);
+    struct Done : LlmCall {
+      void Cancel() override {}
+    };
+    return std::make_unique<Done>();
+  }
+  std::vector<std::string> prompts() {
+    MutexLock l(&mu_);
+    return prompts_;
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<std::string> replies_;
+  size_t next_ = 0;
+  std::vector<std::string> prompts_;
+};
+
+kiln::v1::Assignment Assign(const std::string& task_id, kiln::v1::TaskKind kind,
+                            const std::string& path, const kiln::v1::JobSpec& job) {
+  kiln::v1::Assignment a;
+  a.mutable_lease()->set_task_id(task_id);
+  a.mutable_lease()->set_attempt(1);
+  kiln::v1::Task* t = a.mutable_task();
+  t->set_id(task_id);
+  t->set_job_id("b1/" + job.name());
+  t->set_kind(kind);
+  t->set_path(path);
+  t->set_model("gpt-4o-mini");
+  t->set_max_output_tokens(4000);
+  *a.mutable_job() = job;
+  return a;
+}
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = TempDir("repo");
+    std::ofstream(fs::path(repo_) / "README") << "the repo\n";
+    // Without it node --check accepts any file that uses `export`.
+    std::ofstream(fs::path(repo_) / "package.json") << "{\"type\": \"module\"}\n";
+    job_.set_name("web");
+    job_.mutable_repo()->set_path(repo_);
+    job_.mutable_model()->set_model("gpt-4o-mini");
+    job_.mutable_context()->set_system("You write JavaScript.");
+    job_.mutable_context()->add_files("README");
+    for (const char* p : {"web/a.js", "web/b.js"}) {
+      kiln::v1::FileSpec* f = job_.add_files();
+      f->set_path(p);
+      f->set_instructions("a module");
+      f->set_expected_tokens(200);
+    }
+    job_.mutable_files(1)->add_deps("web/a.js");
+    kiln::v1::CheckSpec* c = job_.add_checks();
+    c->set_match("*.js");
+    c->set_command("node --check {file}");
+  }
+
+  std::unique_ptr<Runner> MakeRunner(Provider* provider, PermitSource* permits,
+                                     int build_slots = 2) {
+    RunnerOptions o;
+    o.work_dir = TempDir("work");
+    o.build_slots = build_slots;
+    return std::make_unique<Runner>(o, provider, &models_, &sandbox_, permits);
+  }
+
+  std::unique_ptr<SimProvider> Sim(double defect_rate) {
+    SimProviderOptions o;
+    o.time_scale = 1000;
+    o.sim.defect_rate = defect_rate;
+    return std::make_unique<SimProvider>(&models_, o);
+  }
+
+  const ModelCatalog models_ = ModelCatalog::Builtin();
+  BwrapSandbox sandbox_;
+  FakePermits permits_{1};
+  FakePort port_;
+  std::string repo_;
+  kiln::v1::JobSpec job_;
+};
+
+TEST_F(RunnerTest, GenerateWritesChecksAndReportsUsage) {
+  auto sim = Sim(0);
+  auto runner = MakeRunner(sim.get(), &permits_);
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  const TaskResult& r = reports[0];
+  ASSERT_EQ(r.outcome(), TaskResult::OUTCOME_SUCCEEDED) << r.DebugString();
+  ASSERT_EQ(r.artifacts_size(), 1);
+  EXPECT_EQ(r.artifacts(0).path(), "web/a.js");
+  EXPECT_TRUE(absl::StrContains(port_.Blob(r.artifacts(0).digest()), "export function"));
+  EXPECT_EQ(r.lease().task_id(), "t1");
+  EXPECT_GT(r.record().usage().output_tokens(), 0);
+  EXPECT_GT(r.record().usage().input_tokens(), 0);
+  EXPECT_EQ(r.record().usage().requests(), 1);
+  EXPECT_GT(r.record().cost_usd(), 0);
+  EXPECT_EQ(r.record().worker_id(), "w-test");
+  EXPECT_TRUE(r.record().has_first_token_time());
+  EXPECT_TRUE(r.record().timings().has_llm());
+  ASSERT_EQ(r.record().checks_size(), 1);
+  EXPECT_EQ(r.record().checks(0).command(), "node --check 'web/a.js'");
+  EXPECT_EQ(r.record().checks(0).exit_code(), 0);
+  EXPECT_EQ(port_.first_tokens(), std::vector<std::string>{"t1"});
+  EXPECT_EQ(port_.llm_done(), std::vector<std::string>{"t1"});
+}
+
+TEST_F(RunnerTest, DefectIsReportedWithDiagnosticsAndTheRepairFixesIt) {
+  auto sim = Sim(1.0);  // every first attempt is broken
+  auto runner = MakeRunner(sim.get(), &permits_);
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  const TaskResult& failed = reports[0];
+  ASSERT_EQ(failed.outcome(), TaskResult::OUTCOME_CHECK_FAILED) << failed.DebugString();
+  ASSERT_EQ(failed.artifacts_size(), 1);
+  const std::string diags = port_.Blob(failed.diagnostics());
+  EXPECT_TRUE(absl::StrContains(diags, "$ node --check 'web/a.js'")) << diags;
+  EXPECT_TRUE(absl::StrContains(diags, "web/a.js")) << diags;
+  EXPECT_TRUE(absl::StrContains(diags, "SyntaxError")) << diags;
+  EXPECT_NE(failed.record().checks(0).exit_code(), 0);
+  EXPECT_FALSE(failed.record().error().message().empty());
+
+  kiln::v1::Assignment repair =
+      Assign("t1.r1", kiln::v1::TASK_KIND_REPAIR, "web/a.js", job_);
+  *repair.add_dep_artifacts() = failed.artifacts(0);
+  *repair.mutable_diagnostics() = failed.diagnostics();
+  runner->Run(repair, &port_);
+  reports = port_.Wait(2);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[1].outcome(), TaskResult::OUTCOME_SUCCEEDED)
+      << reports[1].DebugString() << port_.Blob(reports[1].diagnostics());
+}
+
+TEST_F(RunnerTest, DepsComeFromTheBlobStoreIntoThePromptAndTheWorktree) {
+  ScriptedProvider scripted({"```js\nimport { f } from './a.js';\nexport function g() { return f(); }\n```"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::Assignment a = Assign("t2", kiln::v1::TASK_KIND_GENERATE, "web/b.js", job_);
+  kiln::v1::Artifact* dep = a.add_dep_artifacts();
+  dep->set_path("web/a.js");
+  *dep->mutable_digest() = *port_.UploadBlob("export function f() { return 1; }\n");
+  runner->Run(a, &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_SUCCEEDED) << reports[0].DebugString();
+  const std::string prompt = scripted.prompts().at(0);
+  EXPECT_TRUE(absl::StrContains(prompt, "export function f()"));  // dep code
+  EXPECT_TRUE(absl::StrContains(prompt, "the repo"));             // context file
+}
+
+TEST_F(RunnerTest, InvalidPlanIsRetriedOnceWithTheErrors) {
+  const std::string bad = "```yaml\nfiles:\n  - {path: ../../etc/passwd, instructions: x}\n```";
+  const std::string good =
+      "```yaml\nfiles:\n  - {path: src/a.py, instructions: x}\n"
+      "  - {path: src/b.py, instructions: y, deps: [src/a.py]}\nsummary: two files\n```";
+  ScriptedProvider scripted({bad, good});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::JobSpec job = job_;
+  job.clear_files();
+  job.clear_checks();
+  job.set_task("a tiny service");
+  runner->Run(Assign("p1", kiln::v1::TASK_KIND_PLAN, "", job), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  ASSERT_EQ(reports[0].outcome(), TaskResult::OUTCOME_SUCCEEDED) << reports[0].DebugString();
+  EXPECT_EQ(reports[0].plan().files_size(), 2);
+  EXPECT_EQ(reports[0].plan().summary(), "two files");
+  EXPECT_EQ(reports[0].record().usage().requests(), 2);
+  ASSERT_EQ(scripted.prompts().size(), 2u);
+  EXPECT_TRUE(absl::StrContains(scripted.prompts()[1], "files[0].path")) << scripted.prompts()[1];
+}
+
+TEST_F(RunnerTest, PlanThatStaysInvalidFailsNamingThePath) {
+  ScriptedProvider scripted(
+      {"```yaml\nfiles:\n  - {path: ../../etc/passwd, instructions: x}\n```"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::JobSpec job = job_;
+  job.clear_files();
+  job.set_task("overwrite `../../etc/passwd`");
+  runner->Run(Assign("p1", kiln::v1::TASK_KIND_PLAN, "", job), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_FAILED);
+  const std::string msg = reports[0].record().error().message();
+  EXPECT_TRUE(absl::StrContains(msg, "invalid plan")) << msg;
+  EXPECT_TRUE(absl::StrContains(msg, "plan:2:")) << msg;  // the line in the plan
+  EXPECT_TRUE(absl::StrContains(msg, "files[0].path")) << msg;
+  EXPECT_EQ(scripted.prompts().size(), 2u);
+}
+
+TEST_F(RunnerTest, SymlinkOutOfTheWorktreeIsRefused) {
+  const std::string outside = TempDir("outside");
+  fs::create_symlink(outside, fs::path(repo_) / "out");
+  ScriptedProvider scripted({"```js\nexport function f() {}\n```"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::JobSpec job = job_;
+  job.mutable_files(0)->set_path("out/x.js");
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "out/x.js", job), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_FAILED);
+  EXPECT_TRUE(absl::StrContains(reports[0].record().error().message(), "outside the worktree"))
+      << reports[0].record().error().message();
+  EXPECT_TRUE(fs::is_empty(outside));
+}
+
+TEST_F(RunnerTest, HangingCheckIsKilledAtItsLimitAndReported) {
+  ScriptedProvider scripted({"```js\nexport function f() {}\n```"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::JobSpec job = job_;
+  job.mutable_checks(0)->set_command("sleep 300");
+  job.mutable_checks(0)->mutable_timeout()->set_nanos(300000000);
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  const TaskResult& r = reports[0];
+  EXPECT_EQ(r.outcome(), TaskResult::OUTCOME_CHECK_FAILED);
+  ASSERT_EQ(r.record().checks_size(), 1);
+  EXPECT_TRUE(r.record().checks(0).killed());
+  EXPECT_EQ(r.record().checks(0).exit_code(), -9);
+  EXPECT_TRUE(absl::StrContains(port_.Blob(r.diagnostics()), "0.30s time limit"))
+      << port_.Blob(r.diagnostics());
+}
+
+TEST_F(RunnerTest, PermitsBoundConcurrentChecks) {
+  FakePermits permits(2);
+  ScriptedProvider scripted({"```js\nexport function f() {}\n```"});
+  auto runner = MakeRunner(&scripted, &permits, /*build_slots=*/4);
+  kiln::v1::JobSpec job = job_;
+  job.mutable_checks(0)->set_permits(1);
+  job.mutable_checks(0)->set_command("node --check {file} && sleep 0.1");
+  for (int i = 0; i < 8; ++i) {
+    job.mutable_files(0)->set_path(absl::StrCat("web/f", i, ".js"));
+    runner->Run(Assign(absl::StrCat("t", i), kiln::v1::TASK_KIND_GENERATE,
+                       absl::StrCat("web/f", i, ".js"), job),
+                &port_);
+  }
+  auto reports = port_.Wait(8);
+  ASSERT_EQ(reports.size(), 8u);
+  for (const auto& r : reports) {
+    EXPECT_EQ(r.outcome(), TaskResult::OUTCOME_SUCCEEDED) << r.DebugString();
+    EXPECT_EQ(r.record().checks(0).permits(), 1);
+    EXPECT_EQ(r.record().checks(0).semaphore(), "compile");
+  }
+  EXPECT_EQ(permits.grants(), 8);
+  EXPECT_LE(permits.max_in_use(), 2);
+}
+
+TEST_F(RunnerTest, LostPermitKillsTheCheckAndIsRetryable) {
+  ScriptedProvider scripted({"```js\nexport function f() {}\n```"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::JobSpec job = job_;
+  job.mutable_checks(0)->set_permits(1);
+  job.mutable_checks(0)->set_command("sleep 300");
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job), &port_);
+  while (permits_.grants() == 0) std::this_thread::yield();
+  permits_.LoseAll();
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_RETRYABLE);
+  EXPECT_TRUE(absl::StrContains(reports[0].record().error().message(), "lost its lease"))
+      << reports[0].record().error().message();
+}
+
+TEST_F(RunnerTest, CancelledAttemptReportsNothing) {
+  ScriptedProvider scripted({"```js\nexport function f() {}\n```"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::JobSpec job = job_;
+  job.mutable_checks(0)->set_command("touch started; sleep 300");
+  kiln::v1::Assignment a = Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job);
+  runner->Run(a, &port_);
+  while (port_.llm_done().empty()) std::this_thread::yield();
+  runner->Cancel(a.lease());
+  while (runner->running() > 0) std::this_thread::yield();
+  EXPECT_TRUE(port_.Wait(0).empty());
+  EXPECT_EQ(runner->finished(), 0);
+}
+
+TEST_F(RunnerTest, BuildRunsOverTheJobsFiles) {
+  ScriptedProvider scripted({"unused"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::JobSpec job = job_;
+  job.mutable_build()->set_command("cat web/a.js web/b.js > all.txt && grep -q two all.txt");
+  kiln::v1::Assignment a = Assign("b", kiln::v1::TASK_KIND_BUILD, "", job);
+  for (const char* p : {"web/a.js", "web/b.js"}) {
+    kiln::v1::Artifact* art = a.add_job_artifacts();
+    art->set_path(p);
+    *art->mutable_digest() = *port_.UploadBlob(absl::StrCat("// ", p, " one two\n"));
+  }
+  runner->Run(a, &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_SUCCEEDED) << reports[0].DebugString();
+  EXPECT_EQ(reports[0].record().checks(0).permits(), 1);  // builds take one by default
+  EXPECT_TRUE(scripted.prompts().empty());
+  EXPECT_EQ(port_.llm_done(), std::vector<std::string>{"b"});
+}
+
+TEST_F(RunnerTest, MissingContextFileFailsNamingTheField) {
+  ScriptedProvider scripted({"unused"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  kiln::v1::JobSpec job = job_;
+  job.mutable_context()->add_files("docs/missing.md");
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_FAILED);
+  EXPECT_TRUE(absl::StrContains(reports[0].record().error().message(), "context.files[1]"))
+      << reports[0].record().error().message();
+}
+
+}  // namespace
+}  // namespace kiln

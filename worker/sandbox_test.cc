@@ -1,0 +1,138 @@
+#include "worker/sandbox.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string TempDir(const std::string& name) {
+  const char* t = std::getenv("TEST_TMPDIR");
+  fs::path p = fs::path(t != nullptr ? t : "/tmp") / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+CommandSpec Shell(const std::string& cmd, const std::string& cwd) {
+  CommandSpec s;
+  s.argv = {"/bin/sh", "-c", cmd};
+  s.cwd = cwd;
+  s.writable = {cwd};
+  return s;
+}
+
+class SandboxTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto s = MakeSandbox(GetParam());
+    ASSERT_TRUE(s.ok()) << s.status();
+    sandbox_ = std::move(*s);
+  }
+  std::unique_ptr<Sandbox> sandbox_;
+};
+
+TEST_P(SandboxTest, ExitCodeAndOutput) {
+  const std::string dir = TempDir("exit-" + GetParam());
+  auto r = sandbox_->Run(Shell("echo out; echo err >&2; exit 3", dir), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_TRUE(absl::StrContains(r->output, "out"));
+  EXPECT_TRUE(absl::StrContains(r->output, "err"));
+  EXPECT_FALSE(r->timed_out);
+}
+
+TEST_P(SandboxTest, TimeLimitKillsTheWholeGroup) {
+  const std::string dir = TempDir("hang-" + GetParam());
+  // A background child that would outlive its shell, and a foreground hang.
+  CommandSpec s = Shell("(sleep 300; touch late) & sleep 300", dir);
+  s.timeout = absl::Milliseconds(300);
+  auto r = sandbox_->Run(s, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->exit_code, -9);
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "late"));
+}
+
+TEST_P(SandboxTest, CancelKills) {
+  const std::string dir = TempDir("cancel-" + GetParam());
+  Cancellation cancel;
+  std::thread t([&] {
+    // Cancel once the command has started (it creates the file first).
+    while (!fs::exists(fs::path(dir) / "started")) {
+      std::this_thread::yield();
+    }
+    cancel.Cancel("lease lost");
+  });
+  auto r = sandbox_->Run(Shell("touch started; sleep 300", dir), &cancel);
+  t.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->exit_code, -9);
+}
+
+TEST_P(SandboxTest, OutputIsCappedToHeadAndTail) {
+  const std::string dir = TempDir("cap-" + GetParam());
+  CommandSpec s = Shell("echo FIRST; seq 1 100000; echo LAST", dir);
+  s.output_cap = 4096;
+  auto r = sandbox_->Run(s, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LT(r->output.size(), 4200u);
+  EXPECT_GT(r->omitted_bytes, 500000);
+  EXPECT_TRUE(absl::StartsWith(r->output, "FIRST"));
+  EXPECT_TRUE(absl::EndsWith(r->output, "LAST\n"));
+  EXPECT_TRUE(absl::StrContains(r->output, "bytes omitted"));
+}
+
+TEST_P(SandboxTest, MemoryLimit) {
+  const std::string dir = TempDir("mem-" + GetParam());
+  CommandSpec s = Shell("python3 -c 'x = bytearray(512 * 1024 * 1024)'", dir);
+  s.memory_bytes = int64_t{256} << 20;
+  auto r = sandbox_->Run(s, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(r->output, "MemoryError")) << r->output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, SandboxTest, ::testing::Values("none", "bwrap"));
+
+TEST(BwrapSandbox, NoNetworkAndReadOnlyOutsideTheWorktree) {
+  BwrapSandbox bwrap;
+  ASSERT_TRUE(bwrap.Probe().ok()) << bwrap.Probe();
+  const std::string work = TempDir("bwrap-work");
+  const std::string outside = TempDir("bwrap-outside");
+  // Only loopback exists, and it is a fresh one.
+  auto net = bwrap.Run(Shell("cat /proc/net/dev | tail -n +3 | cut -d: -f1", work), nullptr);
+  ASSERT_TRUE(net.ok());
+  EXPECT_EQ(std::string(absl::StripAsciiWhitespace(net->output)), "lo");
+  // Writes inside the worktree land; outside they are refused.
+  auto in = bwrap.Run(Shell("echo hi > inside.txt", work), nullptr);
+  ASSERT_TRUE(in.ok());
+  EXPECT_EQ(in->exit_code, 0);
+  EXPECT_TRUE(fs::exists(fs::path(work) / "inside.txt"));
+  auto out = bwrap.Run(Shell(absl::StrCat("echo hi > ", outside, "/x.txt"), work), nullptr);
+  ASSERT_TRUE(out.ok());
+  EXPECT_NE(out->exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(out->output, "Read-only file system")) << out->output;
+  EXPECT_FALSE(fs::exists(fs::path(outside) / "x.txt"));
+}
+
+TEST(ShellQuote, QuotesForSh) {
+  EXPECT_EQ(ShellQuote("a b"), "'a b'");
+  EXPECT_EQ(ShellQuote("it's"), "'it'\\''s'");
+}
+
+}  // namespace
+}  // namespace kiln

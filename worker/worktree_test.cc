@@ -1,0 +1,161 @@
+#include "worker/worktree.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string TempDir(const std::string& name) {
+  const char* t = std::getenv("TEST_TMPDIR");
+  fs::path p = fs::path(t != nullptr ? t : "/tmp") / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+void Sh(const std::string& cmd) {
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(WriteRepoFile, WritesInsideAndCreatesDirectories) {
+  const std::string root = TempDir("w-inside");
+  ASSERT_TRUE(WriteRepoFile(root, "src/a/b.js", "x").ok());
+  EXPECT_EQ(Slurp(fs::path(root) / "src/a/b.js"), "x");
+  ASSERT_TRUE(WriteRepoFile(root, "src/a/b.js", "y").ok());  // replaced
+  EXPECT_EQ(Slurp(fs::path(root) / "src/a/b.js"), "y");
+  auto back = ReadRepoFile(root, "src/a/b.js");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, "y");
+}
+
+TEST(WriteRepoFile, RefusesPathsThatLeaveByTheirSpelling) {
+  const std::string root = TempDir("w-spelling");
+  for (const char* bad : {"../../etc/passwd", "/etc/passwd", "a/../../x", "a\\b"}) {
+    absl::Status s = WriteRepoFile(root, bad, "x");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(s.message(), bad)) << s;
+  }
+}
+
+TEST(WriteRepoFile, RefusesSymlinksThatLeaveTheWorktree) {
+  const std::string root = TempDir("w-link");
+  const std::string outside = TempDir("w-link-outside");
+  fs::create_symlink(outside, fs::path(root) / "out");
+  fs::create_directories(fs::path(root) / "real");
+  fs::create_symlink("real", fs::path(root) / "alias");
+  absl::Status s = WriteRepoFile(root, "out/x.js", "x");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "outside the worktree")) << s;
+  EXPECT_TRUE(fs::is_empty(outside));
+  // A link that stays inside is followed.
+  ASSERT_TRUE(WriteRepoFile(root, "alias/y.js", "y").ok());
+  EXPECT_EQ(Slurp(fs::path(root) / "real/y.js"), "y");
+  // A link at the file itself is replaced, never written through.
+  fs::create_symlink(fs::path(outside) / "victim", fs::path(root) / "leaf.js");
+  ASSERT_TRUE(WriteRepoFile(root, "leaf.js", "z").ok());
+  EXPECT_FALSE(fs::exists(fs::path(outside) / "victim"));
+  EXPECT_FALSE(fs::is_symlink(fs::path(root) / "leaf.js"));
+  // Reading through a link that leaves is refused too.
+  std::ofstream(fs::path(outside) / "secret") << "s";
+  fs::create_symlink(fs::path(outside) / "secret", fs::path(root) / "secret");
+  EXPECT_EQ(ReadRepoFile(root, "secret").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+class RepoCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    origin_ = TempDir("origin");
+    Sh(absl::StrCat("cd ", origin_,
+                    " && git init -q -b main . && git config user.email t@t && "
+                    "git config user.name t && echo v1 > README && git add . && "
+                    "git commit -qm one && git tag v1 && echo v2 > README && "
+                    "git commit -qam two"));
+  }
+  std::string origin_;
+};
+
+TEST_F(RepoCacheTest, WorktreePerJobAtItsRefFromOneMirror) {
+  RepoCache cache(TempDir("cache"));
+  kiln::v1::RepoSpec head;
+  head.set_path(origin_);
+  kiln::v1::RepoSpec tag;
+  tag.set_url(origin_);
+  tag.set_ref("v1");
+  auto a = cache.Acquire("b/job-a", head);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = cache.Acquire("b/job-b", tag);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(Slurp(fs::path(*a) / "README"), "v2\n");
+  EXPECT_EQ(Slurp(fs::path(*b) / "README"), "v1\n");
+  const int64_t commands = cache.git_commands();
+  // The same job again: the same directory, no git at all.
+  auto again = cache.Acquire("b/job-a", head);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *a);
+  EXPECT_EQ(cache.git_commands(), commands);
+  cache.Release("b/job-a");
+  cache.Release("b/job-a");
+  cache.Release("b/job-b");
+}
+
+TEST_F(RepoCacheTest, ErrorsNameTheField) {
+  RepoCache cache(TempDir("cache-errors"));
+  kiln::v1::RepoSpec missing;
+  missing.set_path(origin_ + "-nope");
+  auto m = cache.Acquire("b/j1", missing);
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(m.status().message(), "repo.path")) << m.status();
+  kiln::v1::RepoSpec bad_ref;
+  bad_ref.set_path(origin_);
+  bad_ref.set_ref("no-such-branch");
+  auto r = cache.Acquire("b/j2", bad_ref);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "repo.ref")) << r.status();
+}
+
+TEST_F(RepoCacheTest, PlainFolderIsCopied) {
+  const std::string folder = TempDir("plain");
+  std::ofstream(fs::path(folder) / "schema.sql") << "create table t();\n";
+  RepoCache cache(TempDir("cache-plain"));
+  kiln::v1::RepoSpec spec;
+  spec.set_path(folder);
+  auto wt = cache.Acquire("b/plain", spec);
+  ASSERT_TRUE(wt.ok()) << wt.status();
+  EXPECT_EQ(Slurp(fs::path(*wt) / "schema.sql"), "create table t();\n");
+  ASSERT_TRUE(WriteRepoFile(*wt, "gen.py", "x = 1\n").ok());
+  EXPECT_FALSE(fs::exists(fs::path(folder) / "gen.py"));  // the source is untouched
+}
+
+TEST_F(RepoCacheTest, UnusedWorktreesAreEvicted) {
+  RepoCache cache(TempDir("cache-evict"), /*max_worktrees=*/1);
+  kiln::v1::RepoSpec spec;
+  spec.set_path(origin_);
+  auto a = cache.Acquire("b/one", spec);
+  ASSERT_TRUE(a.ok());
+  cache.Release("b/one");
+  auto b = cache.Acquire("b/two", spec);
+  ASSERT_TRUE(b.ok());
+  cache.Release("b/two");
+  EXPECT_FALSE(fs::exists(*a));
+  EXPECT_TRUE(fs::exists(*b));
+}
+
+}  // namespace
+}  // namespace kiln
