@@ -1289,6 +1289,21 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
       *a->mutable_diagnostics() = it->second.diagnostics;
       *a->add_dep_artifacts() = it->second.artifact;
     }
+    // A repair sees what the file's first version saw: its deps' code.
+    auto origin = scheduler_.Task(info.repairs);
+    while (origin && origin->kind == kiln::v1::TASK_KIND_REPAIR && !origin->repairs.empty()) {
+      origin = scheduler_.Task(origin->repairs);
+    }
+    if (origin) {
+      for (const auto& dep : origin->deps) {
+        auto out = outputs_.find(dep);
+        if (out == outputs_.end() || out->second.artifact.path().empty()) continue;
+        *a->add_dep_artifacts() = out->second.artifact;
+        if (const kiln::v1::FileSpec* f = FileOf(d.job_id, spec, out->second.artifact.path())) {
+          *job->add_files() = *f;
+        }
+      }
+    }
   }
   stats_.assignments++;
   const std::string sid = s.id;
