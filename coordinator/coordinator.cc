@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <queue>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -142,7 +143,8 @@ struct Coordinator::SessionRec {
   SessionSink* sink = nullptr;
   kiln::v1::Capabilities caps;
   int slots = 1;
-  int assigned = 0;
+  int assigned = 0;  // leases holding one of the LLM slots
+  int leases = 0;    // all leases, also those running checks
 };
 
 struct Coordinator::LeaseRec {
@@ -1050,6 +1052,7 @@ absl::StatusOr<std::string> Coordinator::OpenSession(
       it->second.expires = now + options_.lease_ttl;
       lease_heap_.push({it->second.expires, lease.task_id()});
       if (it->second.llm_slot) session.assigned++;
+      session.leases++;
       reported.insert(lease.task_id());
       continue;
     }
@@ -1189,16 +1192,38 @@ void Coordinator::Pump() {
   scheduler_.Tick();
   ExpireLeases();
   semaphores_.Expire();
-  for (auto& [id, s] : sessions_) DispatchTo(*s);
+  Dispatch();
   SendCancels();
   DrainSchedulerEvents();
 }
 
-void Coordinator::DispatchTo(SessionRec& s) {
+void Coordinator::Dispatch() {
+  // One task at a time to the least loaded session (fewest leases, checks
+  // included), so that a small batch spreads over the workers instead of
+  // filling the first one's slots and queueing on its build slots.
+  using Load = std::pair<int, SessionRec*>;
+  auto more = [](const Load& a, const Load& b) {
+    return a.first != b.first ? a.first > b.first : a.second->id > b.second->id;
+  };
+  std::priority_queue<Load, std::vector<Load>, decltype(more)> open(more);
+  for (auto& [id, s] : sessions_) {
+    if (s->assigned < s->slots) open.push({s->leases, s.get()});
+  }
+  while (!open.empty()) {
+    SessionRec* s = open.top().second;
+    open.pop();
+    if (!DispatchTo(*s, 1)) continue;  // nothing (more) this session can run
+    if (s->assigned < s->slots) open.push({s->leases, s});
+  }
+}
+
+bool Coordinator::DispatchTo(SessionRec& s, int max) {
   bool requeued = false;
-  while (!requeued && s.assigned < s.slots) {
-    std::vector<Dispatched> ds = scheduler_.Dispatch(s.slots - s.assigned);
+  bool any = false;
+  while (!requeued && s.assigned < s.slots && max > 0) {
+    std::vector<Dispatched> ds = scheduler_.Dispatch(std::min(max, s.slots - s.assigned));
     if (ds.empty()) break;
+    any = true;
     for (const Dispatched& d : ds) {
       if (!Supports(s, d.model)) {
         (void)scheduler_.Requeue(d.task_id, d.attempt);
@@ -1220,8 +1245,10 @@ void Coordinator::DispatchTo(SessionRec& s) {
       cache_.Start(key, {d.task_id, d.attempt});
       leader_key_[d.task_id] = key;
       Assign(s, d, *info, *spec);
+      --max;
     }
   }
+  return any && !requeued;
 }
 
 void Coordinator::Assign(SessionRec& s, const Dispatched& d,
@@ -1235,6 +1262,7 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
   l.expires = now + options_.lease_ttl;
   l.start = clock_->Now();
   s.assigned++;
+  s.leases++;
   leases_[d.task_id] = l;
   lease_heap_.push({l.expires, d.task_id});
   const kiln::v1::Lease lease = LeaseProto(d.task_id, l);
@@ -1326,7 +1354,10 @@ void Coordinator::EndLease(const std::string& task_id) {
   auto it = leases_.find(task_id);
   if (it == leases_.end()) return;
   auto s = sessions_.find(it->second.session_id);
-  if (s != sessions_.end() && it->second.llm_slot) s->second->assigned--;
+  if (s != sessions_.end()) {
+    if (it->second.llm_slot) s->second->assigned--;
+    s->second->leases--;
+  }
   leases_.erase(it);
   batch_.Delete(store_->cf(Cf::kMeta), absl::StrCat(kLeasePrefix, task_id));
 }

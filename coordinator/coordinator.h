@@ -223,7 +223,9 @@ class Coordinator {
   void StageSemaphoreChanges();
 
   // Tasks.
-  void DispatchTo(SessionRec& s);
+  void Dispatch();
+  // Hands up to `max` ready tasks to `s`; false when none could go to it.
+  bool DispatchTo(SessionRec& s, int max);
   bool Supports(const SessionRec& s, const std::string& model) const;
   std::string KeyFor(const TaskInfo& info, const kiln::v1::JobSpec& spec);
   void Assign(SessionRec& s, const Dispatched& d, const TaskInfo& info,
