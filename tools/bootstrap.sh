@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   # toolchain and build
-  g++ git python3 bazel-bootstrap bazel-platforms bazel-rules-java
+  g++ git python3 bubblewrap bazel-bootstrap bazel-platforms bazel-rules-java
   # protobuf / gRPC code generation and libraries
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   # core libraries
