@@ -5,9 +5,8 @@
 //   (with KILN_TOKEN set: workers and clients must present the same token)
 
 #include <csignal>
-#include <cstdio>
 #include <fstream>
-#include <sstream>
+#include <cstdio>
 #include <string>
 #include <unistd.h>
 
@@ -63,16 +62,10 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   using namespace kiln;
 
-  ModelCatalog models = ModelCatalog::Builtin();
-  if (const std::string path = absl::GetFlag(FLAGS_models); !path.empty()) {
-    std::ifstream in(path);
-    if (!in) return Fail(absl::StrCat("--models: cannot read ", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (absl::Status s = models.MergeYaml(ss.str(), path); !s.ok()) {
-      return Fail(std::string(s.message()));
-    }
-  }
+  absl::StatusOr<ModelCatalog> catalog =
+      ModelCatalog::BuiltinWithFile(absl::GetFlag(FLAGS_models));
+  if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
+  const ModelCatalog& models = *catalog;
 
   CoordinatorOptions options;
   options.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);

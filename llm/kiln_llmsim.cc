@@ -9,9 +9,8 @@
 #include <sys/resource.h>
 
 #include <csignal>
-#include <cstdio>
 #include <fstream>
-#include <sstream>
+#include <cstdio>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -61,20 +60,13 @@ int main(int argc, char** argv) {
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
 
-  ModelCatalog models = ModelCatalog::Builtin();
-  if (const std::string path = absl::GetFlag(FLAGS_models); !path.empty()) {
-    std::ifstream in(path);
-    if (!in) {
-      std::fprintf(stderr, "kiln_llmsim: --models: cannot read %s\n", path.c_str());
-      return 2;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (absl::Status s = models.MergeYaml(ss.str(), path); !s.ok()) {
-      std::fprintf(stderr, "kiln_llmsim: %s\n", std::string(s.message()).c_str());
-      return 2;
-    }
+  absl::StatusOr<ModelCatalog> catalog =
+      ModelCatalog::BuiltinWithFile(absl::GetFlag(FLAGS_models));
+  if (!catalog.ok()) {
+    std::fprintf(stderr, "kiln_llmsim: %s\n", std::string(catalog.status().message()).c_str());
+    return 2;
   }
+  const ModelCatalog& models = *catalog;
   if (absl::GetFlag(FLAGS_time_scale) <= 0) {
     std::fprintf(stderr, "kiln_llmsim: --time_scale must be positive\n");
     return 2;

@@ -1,7 +1,10 @@
 #include "llm/model_profile.h"
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/yaml_reader.h"
 
 namespace kiln {
@@ -230,6 +233,18 @@ absl::Status ModelCatalog::MergeYaml(absl::string_view yaml,
   if (!r.ok()) return ProblemsToStatus(r.problems());
   for (auto& p : parsed) Put(std::move(p));
   return absl::OkStatus();
+}
+
+absl::StatusOr<ModelCatalog> ModelCatalog::BuiltinWithFile(const std::string& path) {
+  ModelCatalog models = Builtin();
+  if (path.empty()) return models;
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("--models: cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  absl::Status s = models.MergeYaml(ss.str(), path);
+  if (!s.ok()) return s;
+  return models;
 }
 
 }  // namespace kiln

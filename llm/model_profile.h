@@ -97,6 +97,10 @@ class ModelCatalog {
 
   std::vector<std::string> Names() const;
 
+  // The built-in profiles merged with the YAML file at `path` (none when it
+  // is empty). INVALID_ARGUMENT names the flag-given file and the line.
+  static absl::StatusOr<ModelCatalog> BuiltinWithFile(const std::string& path);
+
  private:
   std::map<std::string, ModelProfile, std::less<>> profiles_;
 };

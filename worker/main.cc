@@ -6,8 +6,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -77,16 +75,10 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   using namespace kiln;
 
-  ModelCatalog models = ModelCatalog::Builtin();
-  if (const std::string path = absl::GetFlag(FLAGS_models); !path.empty()) {
-    std::ifstream in(path);
-    if (!in) return Fail(absl::StrCat("--models: cannot read ", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (absl::Status s = models.MergeYaml(ss.str(), path); !s.ok()) {
-      return Fail(std::string(s.message()));
-    }
-  }
+  absl::StatusOr<ModelCatalog> catalog =
+      ModelCatalog::BuiltinWithFile(absl::GetFlag(FLAGS_models));
+  if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
+  const ModelCatalog& models = *catalog;
 
   ProviderConfig pc;
   pc.kind = absl::GetFlag(FLAGS_provider);

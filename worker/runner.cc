@@ -229,22 +229,15 @@ void Runner::Prepare(const AttemptPtr& at) {
     }
     return absl::OkStatus();
   };
-  for (const auto& art : a.dep_artifacts()) {
-    absl::Status s = place(art);
-    if (!s.ok()) {
-      return Fail(at, s.code() == absl::StatusCode::kUnavailable
-                          ? TaskResult::OUTCOME_RETRYABLE
-                          : TaskResult::OUTCOME_FAILED,
-                  s);
-    }
-  }
-  for (const auto& art : a.job_artifacts()) {
-    absl::Status s = place(art);
-    if (!s.ok()) {
-      return Fail(at, s.code() == absl::StatusCode::kUnavailable
-                          ? TaskResult::OUTCOME_RETRYABLE
-                          : TaskResult::OUTCOME_FAILED,
-                  s);
+  for (const auto* list : {&a.dep_artifacts(), &a.job_artifacts()}) {
+    for (const auto& art : *list) {
+      absl::Status s = place(art);
+      if (!s.ok()) {
+        return Fail(at, s.code() == absl::StatusCode::kUnavailable
+                            ? TaskResult::OUTCOME_RETRYABLE
+                            : TaskResult::OUTCOME_FAILED,
+                    s);
+      }
     }
   }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "common/mutex.h"
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 #include "llm/sim_provider.h"
 #include "worker/fake_permits.h"
@@ -18,14 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using kiln::v1::TaskResult;
-
-std::string TempDir(const std::string& name) {
-  const char* t = std::getenv("TEST_TMPDIR");
-  fs::path p = fs::path(t != nullptr ? t : "/tmp") / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 
 // The coordinator's side of a session, in memory.
 class FakePort : public WorkerPort {
@@ -142,7 +135,7 @@ kiln::v1::Assignment Assign(const std::string& task_id, kiln::v1::TaskKind kind,
 class RunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    repo_ = TempDir("repo");
+    repo_ = FreshTestDir("repo");
     std::ofstream(fs::path(repo_) / "README") << "the repo\n";
     // Without it node --check accepts any file that uses `export`.
     std::ofstream(fs::path(repo_) / "package.json") << "{\"type\": \"module\"}\n";
@@ -166,7 +159,7 @@ class RunnerTest : public ::testing::Test {
   std::unique_ptr<Runner> MakeRunner(Provider* provider, PermitSource* permits,
                                      int build_slots = 2) {
     RunnerOptions o;
-    o.work_dir = TempDir("work");
+    o.work_dir = FreshTestDir("work");
     o.build_slots = build_slots;
     return std::make_unique<Runner>(o, provider, &models_, &sandbox_, permits);
   }
@@ -296,7 +289,7 @@ TEST_F(RunnerTest, PlanThatStaysInvalidFailsNamingThePath) {
 }
 
 TEST_F(RunnerTest, SymlinkOutOfTheWorktreeIsRefused) {
-  const std::string outside = TempDir("outside");
+  const std::string outside = FreshTestDir("outside");
   fs::create_symlink(outside, fs::path(repo_) / "out");
   ScriptedProvider scripted({"```js\nexport function f() {}\n```"});
   auto runner = MakeRunner(&scripted, &permits_);

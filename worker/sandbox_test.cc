@@ -10,20 +10,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string TempDir(const std::string& name) {
-  const char* t = std::getenv("TEST_TMPDIR");
-  fs::path p = fs::path(t != nullptr ? t : "/tmp") / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 
 CommandSpec Shell(const std::string& cmd, const std::string& cwd) {
   CommandSpec s;
@@ -44,7 +37,7 @@ class SandboxTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(SandboxTest, ExitCodeAndOutput) {
-  const std::string dir = TempDir("exit-" + GetParam());
+  const std::string dir = FreshTestDir("exit-" + GetParam());
   auto r = sandbox_->Run(Shell("echo out; echo err >&2; exit 3", dir), nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 3);
@@ -54,7 +47,7 @@ TEST_P(SandboxTest, ExitCodeAndOutput) {
 }
 
 TEST_P(SandboxTest, TimeLimitKillsTheWholeGroup) {
-  const std::string dir = TempDir("hang-" + GetParam());
+  const std::string dir = FreshTestDir("hang-" + GetParam());
   // A background child that would outlive its shell, and a foreground hang.
   CommandSpec s = Shell("(sleep 300; touch late) & sleep 300", dir);
   s.timeout = absl::Milliseconds(300);
@@ -66,7 +59,7 @@ TEST_P(SandboxTest, TimeLimitKillsTheWholeGroup) {
 }
 
 TEST_P(SandboxTest, CancelKills) {
-  const std::string dir = TempDir("cancel-" + GetParam());
+  const std::string dir = FreshTestDir("cancel-" + GetParam());
   Cancellation cancel;
   std::thread t([&] {
     // Cancel once the command has started (it creates the file first).
@@ -84,7 +77,7 @@ TEST_P(SandboxTest, CancelKills) {
 }
 
 TEST_P(SandboxTest, OutputIsCappedToHeadAndTail) {
-  const std::string dir = TempDir("cap-" + GetParam());
+  const std::string dir = FreshTestDir("cap-" + GetParam());
   CommandSpec s = Shell("echo FIRST; seq 1 100000; echo LAST", dir);
   s.output_cap = 4096;
   auto r = sandbox_->Run(s, nullptr);
@@ -97,7 +90,7 @@ TEST_P(SandboxTest, OutputIsCappedToHeadAndTail) {
 }
 
 TEST_P(SandboxTest, MemoryLimit) {
-  const std::string dir = TempDir("mem-" + GetParam());
+  const std::string dir = FreshTestDir("mem-" + GetParam());
   CommandSpec s = Shell("python3 -c 'x = bytearray(512 * 1024 * 1024)'", dir);
   s.memory_bytes = int64_t{256} << 20;
   auto r = sandbox_->Run(s, nullptr);
@@ -111,8 +104,8 @@ INSTANTIATE_TEST_SUITE_P(Kinds, SandboxTest, ::testing::Values("none", "bwrap"))
 TEST(BwrapSandbox, NoNetworkAndReadOnlyOutsideTheWorktree) {
   BwrapSandbox bwrap;
   ASSERT_TRUE(bwrap.Probe().ok()) << bwrap.Probe();
-  const std::string work = TempDir("bwrap-work");
-  const std::string outside = TempDir("bwrap-outside");
+  const std::string work = FreshTestDir("bwrap-work");
+  const std::string outside = FreshTestDir("bwrap-outside");
   // Only loopback exists, and it is a fresh one.
   auto net = bwrap.Run(Shell("cat /proc/net/dev | tail -n +3 | cut -d: -f1", work), nullptr);
   ASSERT_TRUE(net.ok());

@@ -8,20 +8,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/test_dir.h"
 #include "gtest/gtest.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string TempDir(const std::string& name) {
-  const char* t = std::getenv("TEST_TMPDIR");
-  fs::path p = fs::path(t != nullptr ? t : "/tmp") / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 
 void Sh(const std::string& cmd) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
@@ -33,7 +26,7 @@ std::string Slurp(const fs::path& p) {
 }
 
 TEST(WriteRepoFile, WritesInsideAndCreatesDirectories) {
-  const std::string root = TempDir("w-inside");
+  const std::string root = FreshTestDir("w-inside");
   ASSERT_TRUE(WriteRepoFile(root, "src/a/b.js", "x").ok());
   EXPECT_EQ(Slurp(fs::path(root) / "src/a/b.js"), "x");
   ASSERT_TRUE(WriteRepoFile(root, "src/a/b.js", "y").ok());  // replaced
@@ -44,7 +37,7 @@ TEST(WriteRepoFile, WritesInsideAndCreatesDirectories) {
 }
 
 TEST(WriteRepoFile, RefusesPathsThatLeaveByTheirSpelling) {
-  const std::string root = TempDir("w-spelling");
+  const std::string root = FreshTestDir("w-spelling");
   for (const char* bad : {"../../etc/passwd", "/etc/passwd", "a/../../x", "a\\b"}) {
     absl::Status s = WriteRepoFile(root, bad, "x");
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
@@ -53,8 +46,8 @@ TEST(WriteRepoFile, RefusesPathsThatLeaveByTheirSpelling) {
 }
 
 TEST(WriteRepoFile, RefusesSymlinksThatLeaveTheWorktree) {
-  const std::string root = TempDir("w-link");
-  const std::string outside = TempDir("w-link-outside");
+  const std::string root = FreshTestDir("w-link");
+  const std::string outside = FreshTestDir("w-link-outside");
   fs::create_symlink(outside, fs::path(root) / "out");
   fs::create_directories(fs::path(root) / "real");
   fs::create_symlink("real", fs::path(root) / "alias");
@@ -80,7 +73,7 @@ TEST(WriteRepoFile, RefusesSymlinksThatLeaveTheWorktree) {
 class RepoCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    origin_ = TempDir("origin");
+    origin_ = FreshTestDir("origin");
     Sh(absl::StrCat("cd ", origin_,
                     " && git init -q -b main . && git config user.email t@t && "
                     "git config user.name t && echo v1 > README && git add . && "
@@ -91,7 +84,7 @@ class RepoCacheTest : public ::testing::Test {
 };
 
 TEST_F(RepoCacheTest, WorktreePerJobAtItsRefFromOneMirror) {
-  RepoCache cache(TempDir("cache"));
+  RepoCache cache(FreshTestDir("cache"));
   kiln::v1::RepoSpec head;
   head.set_path(origin_);
   kiln::v1::RepoSpec tag;
@@ -116,7 +109,7 @@ TEST_F(RepoCacheTest, WorktreePerJobAtItsRefFromOneMirror) {
 }
 
 TEST_F(RepoCacheTest, ErrorsNameTheField) {
-  RepoCache cache(TempDir("cache-errors"));
+  RepoCache cache(FreshTestDir("cache-errors"));
   kiln::v1::RepoSpec missing;
   missing.set_path(origin_ + "-nope");
   auto m = cache.Acquire("b/j1", missing);
@@ -131,9 +124,9 @@ TEST_F(RepoCacheTest, ErrorsNameTheField) {
 }
 
 TEST_F(RepoCacheTest, PlainFolderIsCopied) {
-  const std::string folder = TempDir("plain");
+  const std::string folder = FreshTestDir("plain");
   std::ofstream(fs::path(folder) / "schema.sql") << "create table t();\n";
-  RepoCache cache(TempDir("cache-plain"));
+  RepoCache cache(FreshTestDir("cache-plain"));
   kiln::v1::RepoSpec spec;
   spec.set_path(folder);
   auto wt = cache.Acquire("b/plain", spec);
@@ -144,7 +137,7 @@ TEST_F(RepoCacheTest, PlainFolderIsCopied) {
 }
 
 TEST_F(RepoCacheTest, UnusedWorktreesAreEvicted) {
-  RepoCache cache(TempDir("cache-evict"), /*max_worktrees=*/1);
+  RepoCache cache(FreshTestDir("cache-evict"), /*max_worktrees=*/1);
   kiln::v1::RepoSpec spec;
   spec.set_path(origin_);
   auto a = cache.Acquire("b/one", spec);
