@@ -6,7 +6,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -14,12 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "llm/model_profile.h"
-#include "llm/provider_factory.h"
 #include "llm/secret.h"
-#include "worker/permits.h"
-#include "worker/runner.h"
-#include "worker/sandbox.h"
-#include "worker/session.h"
+#include "worker/worker.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "coordinator host:port");
 ABSL_FLAG(std::string, token_env, "KILN_TOKEN",
@@ -80,89 +75,46 @@ int main(int argc, char** argv) {
   if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
   const ModelCatalog& models = *catalog;
 
-  ProviderConfig pc;
-  pc.kind = absl::GetFlag(FLAGS_provider);
-  pc.base_url = absl::GetFlag(FLAGS_base_url);
-  pc.api_key_env = absl::GetFlag(FLAGS_api_key_env);
-  pc.secrets_file = absl::GetFlag(FLAGS_secrets_file);
-  pc.sim.time_scale = absl::GetFlag(FLAGS_time_scale);
-  pc.sim.sim.seed = absl::GetFlag(FLAGS_sim_seed);
-  pc.sim.sim.defect_rate = absl::GetFlag(FLAGS_defect_rate);
-  absl::StatusOr<std::unique_ptr<Provider>> provider = MakeProvider(pc, &models);
-  if (!provider.ok()) return Fail(std::string(provider.status().message()));
-
-  absl::StatusOr<std::unique_ptr<Sandbox>> sandbox = MakeSandbox(absl::GetFlag(FLAGS_sandbox));
-  if (!sandbox.ok()) return Fail(std::string(sandbox.status().message()));
-
-  int build_slots = absl::GetFlag(FLAGS_build_slots);
-  if (build_slots <= 0) build_slots = std::max(1u, std::thread::hardware_concurrency());
-  const int llm_slots = absl::GetFlag(FLAGS_llm_slots);
-  if (llm_slots <= 0) return Fail("--llm_slots must be positive");
-
-  WorkerSessionOptions so;
-  so.target = absl::GetFlag(FLAGS_coordinator);
+  WorkerOptions o;
+  o.coordinator = absl::GetFlag(FLAGS_coordinator);
   if (auto t = LoadSecret(absl::GetFlag(FLAGS_token_env), absl::GetFlag(FLAGS_secrets_file));
       t.ok()) {
-    so.token = t->Reveal();
+    o.token = t->Reveal();
   }
-  so.worker_id = absl::GetFlag(FLAGS_worker_id);
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  so.hostname = host;
-  so.capabilities.set_llm_slots(llm_slots);
-  so.capabilities.set_build_slots(build_slots);
-  kiln::v1::ProviderModels* pm = so.capabilities.add_providers();
-  pm->set_provider((*provider)->name());
-  const std::string serve = absl::GetFlag(FLAGS_serve_models);
-  if (!serve.empty()) {
-    for (absl::string_view m : absl::StrSplit(serve, ',', absl::SkipEmpty())) {
-      pm->add_models(std::string(m));
-    }
-  } else if (pc.kind == "sim") {
-    for (const auto& name : models.Names()) pm->add_models(name);
+  o.worker_id = absl::GetFlag(FLAGS_worker_id);
+  o.llm_slots = absl::GetFlag(FLAGS_llm_slots);
+  o.provider.kind = absl::GetFlag(FLAGS_provider);
+  o.provider.base_url = absl::GetFlag(FLAGS_base_url);
+  o.provider.api_key_env = absl::GetFlag(FLAGS_api_key_env);
+  o.provider.secrets_file = absl::GetFlag(FLAGS_secrets_file);
+  o.provider.sim.time_scale = absl::GetFlag(FLAGS_time_scale);
+  o.provider.sim.sim.seed = absl::GetFlag(FLAGS_sim_seed);
+  o.provider.sim.sim.defect_rate = absl::GetFlag(FLAGS_defect_rate);
+  for (absl::string_view m :
+       absl::StrSplit(absl::GetFlag(FLAGS_serve_models), ',', absl::SkipEmpty())) {
+    o.serve_models.emplace_back(m);
   }
-  for (const char* tool : {"g++", "gcc", "clang++", "node", "python3", "go", "make"}) {
-    std::string path = absl::StrCat("/usr/bin/", tool);
-    if (::access(path.c_str(), X_OK) == 0) so.capabilities.add_toolchains(tool);
-  }
-
-  // The runner needs the session's channel for permits; the session needs
-  // the runner: the runner is built first and bound through a forwarder.
-  struct Forward : TaskRunner {
-    TaskRunner* to = nullptr;
-    void Run(const kiln::v1::Assignment& a, WorkerPort* p) override { to->Run(a, p); }
-    void Cancel(const kiln::v1::Lease& l) override { to->Cancel(l); }
-  } forward;
-  WorkerSession session(so, &forward);
-  GrpcPermitsOptions po;
-  po.ttl = absl::GetFlag(FLAGS_permit_ttl);
-  GrpcPermits permits(
-      session.channel(), [&session](grpc::ClientContext* ctx) { session.AddAuth(ctx); }, po);
-  RunnerOptions ro;
+  o.sandbox = absl::GetFlag(FLAGS_sandbox);
+  o.permit_ttl = absl::GetFlag(FLAGS_permit_ttl);
+  RunnerOptions& ro = o.runner;
   ro.work_dir = absl::GetFlag(FLAGS_work_dir);
-  ro.build_slots = build_slots;
+  ro.build_slots = absl::GetFlag(FLAGS_build_slots);
   ro.io_threads = absl::GetFlag(FLAGS_io_threads);
   ro.memory_bytes = absl::GetFlag(FLAGS_check_memory_mib) << 20;
   ro.output_cap = static_cast<size_t>(absl::GetFlag(FLAGS_output_cap_kib)) << 10;
   ro.check_timeout = absl::GetFlag(FLAGS_check_timeout);
   ro.build_timeout = absl::GetFlag(FLAGS_build_timeout);
   ro.semaphore = absl::GetFlag(FLAGS_semaphore);
-  Runner runner(ro, provider->get(), &models, sandbox->get(), &permits);
-  forward.to = &runner;
+  absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Start(std::move(o), &models);
+  if (!worker.ok()) return Fail(std::string(worker.status().message()));
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  session.Start();
-  std::fprintf(stderr,
-               "kiln_worker: serving %s; provider %s; sandbox %s; %d LLM slots, %d build "
-               "slots; work dir %s\n",
-               so.target.c_str(), (*provider)->name().c_str(), (*sandbox)->name().c_str(),
-               llm_slots, build_slots, ro.work_dir.c_str());
+  std::fprintf(stderr, "kiln_worker: %s\n", (*worker)->Describe().c_str());
   while (!g_stop) ::pause();
-  session.Stop();
-  runner.Stop();
+  (*worker)->Stop();
   std::fprintf(stderr, "kiln_worker: stopped; %lld attempts reported, %lld accepted\n",
-               static_cast<long long>(runner.finished()),
-               static_cast<long long>(session.accepted()));
+               static_cast<long long>((*worker)->finished()),
+               static_cast<long long>((*worker)->accepted()));
   return 0;
 }
