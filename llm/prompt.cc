@@ -22,6 +22,7 @@ constexpr absl::string_view kContextHeader = "Repository file `";
 constexpr absl::string_view kWriteHeader = "Write the file `";
 constexpr absl::string_view kPlanHeader = "Plan the files for this task:";
 constexpr absl::string_view kDiagHeader = "The check of `";
+constexpr absl::string_view kPlanErrorsHeader = "That plan is not valid:";
 
 // A fence longer than any run of backticks in `content`.
 std::string FenceFor(absl::string_view content) {
@@ -208,11 +209,17 @@ absl::StatusOr<Prompt> BuildPrompt(const PromptInputs& in, PromptStats* stats) {
   for (size_t i = first; i < in.repairs.size(); ++i) {
     AddBlock(&p, PromptBlock::KIND_ASSISTANT, false, in.repairs[i].reply,
              in.path);
+    // A PLAN's turn carries the plan's validation errors instead.
     AddBlock(&p, PromptBlock::KIND_DIAGNOSTICS, false,
-             absl::StrCat(kDiagHeader, in.path, "` failed with this output:\n",
-                          Fenced(in.repairs[i].diagnostics, ""),
-                          "Reply with the corrected complete file in one "
-                          "fenced code block and nothing else.\n"),
+             in.plan_task.empty()
+                 ? absl::StrCat(kDiagHeader, in.path, "` failed with this output:\n",
+                                Fenced(in.repairs[i].diagnostics, ""),
+                                "Reply with the corrected complete file in one "
+                                "fenced code block and nothing else.\n")
+                 : absl::StrCat(kPlanErrorsHeader, "\n",
+                                Fenced(in.repairs[i].diagnostics, ""),
+                                "Reply with the corrected complete plan in one "
+                                "fenced YAML block and nothing else.\n"),
              in.path);
   }
 

@@ -267,6 +267,7 @@ TEST_F(RunnerTest, InvalidPlanIsRetriedOnceWithTheErrors) {
   EXPECT_EQ(reports[0].plan().summary(), "two files");
   EXPECT_EQ(reports[0].record().usage().requests(), 2);
   ASSERT_EQ(scripted.prompts().size(), 2u);
+  EXPECT_TRUE(absl::StrContains(scripted.prompts()[1], "That plan is not valid:"));
   EXPECT_TRUE(absl::StrContains(scripted.prompts()[1], "files[0].path")) << scripted.prompts()[1];
 }
 
