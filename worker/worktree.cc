@@ -305,7 +305,10 @@ absl::Status RepoCache::Create(const kiln::v1::RepoSpec& repo,
       return absl::NotFoundError(absl::StrCat(
           "repo.path: ", p.string(), " is not a directory on worker"));
     }
-    const bool is_git = fs::exists(p / ".git", ec) || fs::exists(p / "HEAD", ec);
+    // A work tree, or a bare repository.
+    const bool is_git = fs::exists(p / ".git", ec) ||
+                        (fs::is_regular_file(p / "HEAD", ec) &&
+                         fs::is_directory(p / "objects", ec));
     if (!is_git) {
       if (!repo.ref().empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
