@@ -38,12 +38,6 @@ class ThreadPool {
     cv_.Signal();
   }
 
-  // Closures waiting for a thread.
-  size_t queued() const {
-    MutexLock l(&mu_);
-    return queue_.size();
-  }
-
  private:
   void Work() {
     for (;;) {
@@ -59,7 +53,7 @@ class ThreadPool {
     }
   }
 
-  mutable Mutex mu_;
+  Mutex mu_;
   CondVar cv_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -5,8 +5,8 @@
 //   (with KILN_TOKEN set: workers and clients must present the same token)
 
 #include <csignal>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <unistd.h>
 

@@ -9,8 +9,8 @@
 #include <sys/resource.h>
 
 #include <csignal>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "absl/flags/flag.h"

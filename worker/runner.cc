@@ -524,7 +524,7 @@ void Runner::RunCommands(const AttemptPtr& at, std::vector<Command> commands) {
   TaskResult result;
   kiln::v1::AttemptRecord* rec = result.mutable_record();
   absl::Duration check_time, permit_wait;
-  bool passed = true;
+  const kiln::v1::CheckRun* failed = nullptr;
   std::string failure;
   for (size_t i = 0; i < commands.size(); ++i) {
     kiln::v1::CheckRun* run = rec->add_checks();
@@ -533,7 +533,7 @@ void Runner::RunCommands(const AttemptPtr& at, std::vector<Command> commands) {
     check_time += DurationFromProto(run->duration());
     permit_wait += DurationFromProto(run->permit_wait());
     if (run->exit_code() != 0 || run->killed()) {
-      passed = false;
+      failed = run;
       failure = std::move(output);
       break;
     }
@@ -545,11 +545,15 @@ void Runner::RunCommands(const AttemptPtr& at, std::vector<Command> commands) {
   }
   // MergeFrom appends repeated fields: the attempt's own record has no
   // checks yet, so the order is kept.
-  if (passed) {
+  if (failed == nullptr) {
     result.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
     return Finish(at, std::move(result));
   }
-  absl::StatusOr<kiln::v1::Digest> d = at->port->UploadBlob(failure);
+  // The diagnostics are the failing command's output, already uploaded
+  // unless that upload failed.
+  absl::StatusOr<kiln::v1::Digest> d =
+      failed->has_output() ? absl::StatusOr<kiln::v1::Digest>(failed->output())
+                           : at->port->UploadBlob(failure);
   if (!d.ok()) {
     return Fail(at, TaskResult::OUTCOME_RETRYABLE,
                 absl::UnavailableError(absl::StrCat("upload of the diagnostics: ",
