@@ -47,6 +47,21 @@ const char* KindName(const YAML::Node& node) {
 
 }  // namespace
 
+std::string ClosestName(absl::string_view name,
+                        const std::vector<absl::string_view>& known) {
+  absl::string_view best;
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  for (absl::string_view k : known) {
+    const size_t d = EditDistance(name, k);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  if (best.empty() || best_distance > std::max<size_t>(2, name.size() / 3)) return "";
+  return std::string(best);
+}
+
 std::string InputProblem::ToString() const {
   std::string out = file;
   if (line > 0) absl::StrAppend(&out, ":", line);
@@ -141,16 +156,9 @@ void YamlReader::CheckKeys(const YAML::Node& node, absl::string_view field,
       continue;
     }
     std::string message = absl::StrCat("unknown field '", key, "'");
-    absl::string_view best;
-    size_t best_distance = std::numeric_limits<size_t>::max();
-    for (absl::string_view a : allowed) {
-      const size_t d = EditDistance(key, a);
-      if (d < best_distance) {
-        best_distance = d;
-        best = a;
-      }
-    }
-    if (!best.empty() && best_distance <= std::max<size_t>(2, key.size() / 3)) {
+    const std::string best =
+        ClosestName(key, std::vector<absl::string_view>(allowed.begin(), allowed.end()));
+    if (!best.empty()) {
       absl::StrAppend(&message, " (did you mean '", best, "'?)");
     } else {
       absl::StrAppend(&message, "; known fields: ", absl::StrJoin(allowed, ", "));

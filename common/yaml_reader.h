@@ -28,6 +28,11 @@ struct InputProblem {
   std::string ToString() const;
 };
 
+// The name in `known` closest to `name` (Levenshtein), for "did you mean"
+// hints; "" when none is within max(2, |name| / 3) edits.
+std::string ClosestName(absl::string_view name,
+                        const std::vector<absl::string_view>& known);
+
 // INVALID_ARGUMENT whose message lists `problems`, one per line in the order
 // of their position in the file; OK when there are none.
 absl::Status ProblemsToStatus(std::vector<InputProblem> problems);

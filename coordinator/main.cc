@@ -13,9 +13,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "coordinator/semaphore.h"
 #include "coordinator/server.h"
 #include "coordinator/store.h"
 #include "llm/model_profile.h"
@@ -74,16 +73,10 @@ int main(int argc, char** argv) {
     return Fail("--lease_ttl must be longer than --heartbeat_interval");
   }
   options.semaphores.default_permits = absl::GetFlag(FLAGS_default_permits);
-  for (absl::string_view item :
-       absl::StrSplit(absl::GetFlag(FLAGS_permits), ',', absl::SkipEmpty())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(item, '=');
-    int n = 0;
-    if (kv.first.empty() || !absl::SimpleAtoi(kv.second, &n) || n < 1) {
-      return Fail(absl::StrCat("--permits: \"", item,
-                               "\" is not NAME=N with N >= 1"));
-    }
-    options.semaphores.permits[kv.first] = n;
-  }
+  absl::StatusOr<std::map<std::string, int>> permits =
+      ParsePermits(absl::GetFlag(FLAGS_permits));
+  if (!permits.ok()) return Fail(absl::StrCat("--permits: ", permits.status().message()));
+  options.semaphores.permits = *permits;
 
   ServerOptions server;
   server.listen = absl::GetFlag(FLAGS_listen);

@@ -5,20 +5,11 @@
 #include <unordered_map>
 
 #include "common/proto_time.h"
+#include "common/usage.h"
 
 namespace kiln {
 
 namespace {
-
-void AddUsage(const kiln::v1::Usage& u, kiln::v1::Usage* out) {
-  out->set_input_tokens(out->input_tokens() + u.input_tokens());
-  out->set_cache_read_tokens(out->cache_read_tokens() + u.cache_read_tokens());
-  out->set_cache_write_tokens(out->cache_write_tokens() +
-                              u.cache_write_tokens());
-  out->set_output_tokens(out->output_tokens() + u.output_tokens());
-  out->set_requests(out->requests() + u.requests());
-  out->set_rate_limited(out->rate_limited() + u.rate_limited());
-}
 
 bool IsSet(const google::protobuf::Timestamp& t) {
   return t.seconds() != 0 || t.nanos() != 0;
@@ -123,8 +114,7 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
     for (int i = best; i >= 0; i = prev[i]) rows[i].set_on_critical_path(true);
   }
 
-  const int64_t prompt = r.usage().input_tokens() + r.usage().cache_read_tokens() +
-                         r.usage().cache_write_tokens();
+  const int64_t prompt = PromptTokens(r.usage());
   r.set_cache_hit_rate(prompt > 0 ? static_cast<double>(
                                         r.usage().cache_read_tokens()) /
                                         prompt

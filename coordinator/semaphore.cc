@@ -3,10 +3,26 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/proto_time.h"
 
 namespace kiln {
+
+absl::StatusOr<std::map<std::string, int>> ParsePermits(absl::string_view text) {
+  std::map<std::string, int> out;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    int n = 0;
+    if (kv.first.empty() || !absl::SimpleAtoi(kv.second, &n) || n < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", item, "\" is not NAME=N with N >= 1"));
+    }
+    out[kv.first] = n;
+  }
+  return out;
+}
 
 SemaphoreTable::SemaphoreTable(const Clock* clock, SemaphoreOptions options,
                                int64_t last_token)

@@ -41,6 +41,10 @@ struct SemaphoreOptions {
   absl::Duration max_ttl = absl::Minutes(10);
 };
 
+// Parses "compile=4,link=1" (a flag's value) into SemaphoreOptions::permits.
+// INVALID_ARGUMENT quoting the item that is not NAME=N with N >= 1.
+absl::StatusOr<std::map<std::string, int>> ParsePermits(absl::string_view text);
+
 class SemaphoreTable {
  public:
   // Answers one Acquire: a lease, or why not.

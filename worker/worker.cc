@@ -27,9 +27,14 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(WorkerOptions options,
         static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   std::unique_ptr<Worker> w(new Worker());
-  absl::StatusOr<std::unique_ptr<Provider>> provider = MakeProvider(options.provider, models);
-  if (!provider.ok()) return provider.status();
-  w->provider_ = std::move(*provider);
+  if (options.shared_provider != nullptr) {
+    w->provider_ = options.shared_provider;
+  } else {
+    absl::StatusOr<std::unique_ptr<Provider>> provider = MakeProvider(options.provider, models);
+    if (!provider.ok()) return provider.status();
+    w->owned_provider_ = std::move(*provider);
+    w->provider_ = w->owned_provider_.get();
+  }
   absl::StatusOr<std::unique_ptr<Sandbox>> sandbox = MakeSandbox(options.sandbox);
   if (!sandbox.ok()) return sandbox.status();
   w->sandbox_ = std::move(*sandbox);
@@ -47,7 +52,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(WorkerOptions options,
   pm->set_provider(w->provider_->name());
   if (!options.serve_models.empty()) {
     for (const auto& m : options.serve_models) pm->add_models(m);
-  } else if (options.provider.kind == "sim") {
+  } else if (w->provider_->name() == "sim") {
     for (const auto& name : models->Names()) pm->add_models(name);
   }
   for (const char* tool : {"g++", "gcc", "clang++", "node", "python3", "go", "make"}) {
@@ -62,7 +67,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(WorkerOptions options,
   WorkerSession* session = w->session_.get();
   w->permits_ = std::make_unique<GrpcPermits>(
       session->channel(), [session](grpc::ClientContext* ctx) { session->AddAuth(ctx); }, po);
-  w->runner_ = std::make_unique<Runner>(options.runner, w->provider_.get(), models,
+  w->runner_ = std::make_unique<Runner>(options.runner, w->provider_, models,
                                         w->sandbox_.get(), w->permits_.get());
   w->forward_->to = w->runner_.get();
   w->options_ = std::move(options);

@@ -29,6 +29,10 @@ struct WorkerOptions {
   // Threads, limits, work dir; build_slots <= 0: the number of cores.
   RunnerOptions runner;
   ProviderConfig provider;
+  // When set, used instead of building one from `provider` (not owned; must
+  // outlive the worker). Workers in one process share it, like one account:
+  // its prompt cache and rate limits.
+  Provider* shared_provider = nullptr;
   // Models this worker calls; empty: every known model for `sim`, any
   // model for the others.
   std::vector<std::string> serve_models;
@@ -63,7 +67,8 @@ class Worker {
   Worker() = default;
 
   WorkerOptions options_;
-  std::unique_ptr<Provider> provider_;
+  std::unique_ptr<Provider> owned_provider_;
+  Provider* provider_ = nullptr;
   std::unique_ptr<Sandbox> sandbox_;
   std::unique_ptr<Forward> forward_;
   std::unique_ptr<WorkerSession> session_;
