@@ -46,6 +46,9 @@ absl::StatusOr<Subprocess> Subprocess::Start(
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
   if (pid == 0) {
+    sigset_t none;  // the parent's blocked signals are not the child's
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     if (log_fd >= 0) {
       dup2(log_fd, 1);
       dup2(log_fd, 2);

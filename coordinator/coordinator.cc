@@ -428,8 +428,25 @@ void Coordinator::DrainSchedulerEvents() {
       t->set_kind(info->kind);
       t->set_path(info->path);
     }
+    t->set_repaired_by(e.repaired_by);
     auto lease = leases_.find(e.task_id);
     if (lease != leases_.end()) t->set_worker_id(lease->second.worker_id);
+    // The attempt that just ended (its record was written this turn): its
+    // usage and cost, so watchers can total them from events alone.
+    const bool attempt_ended =
+        TerminalTask(e.state) || (e.state == kiln::v1::TASK_STATE_READY && !e.reason.empty());
+    if (attempt_ended) {
+      auto rec = dirty_tasks_.find(e.task_id);
+      if (rec != dirty_tasks_.end() && rec->second.attempts_size() > 0) {
+        const kiln::v1::AttemptRecord& last =
+            rec->second.attempts(rec->second.attempts_size() - 1);
+        if (last.attempt() == e.attempt) {
+          *t->mutable_usage() = last.usage();
+          t->set_cost_usd(last.cost_usd());
+          if (t->worker_id().empty()) t->set_worker_id(last.worker_id());
+        }
+      }
+    }
     if (!e.reason.empty() && (e.state == kiln::v1::TASK_STATE_FAILED ||
                               e.state == kiln::v1::TASK_STATE_CANCELLED ||
                               e.state == kiln::v1::TASK_STATE_READY)) {

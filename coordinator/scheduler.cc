@@ -658,6 +658,7 @@ void Scheduler::Repair(int t) {
   repair.node.remaining_critical_path = repair.node.estimate + after;
   Finish(t, kiln::v1::TASK_STATE_FAILED,
          absl::StrCat("checks failed; repaired by ", repair.id));
+  events_.back().repaired_by = r;
   MakeReady(r);
 }
 
@@ -783,7 +784,8 @@ std::vector<TaskEvent> Scheduler::TakeEvents() {
   std::vector<TaskEvent> out;
   out.reserve(events_.size());
   for (PendingEvent& e : events_) {
-    out.push_back({tasks_[e.task].id, e.state, e.attempt, std::move(e.reason)});
+    out.push_back({tasks_[e.task].id, e.state, e.attempt, std::move(e.reason),
+                   e.repaired_by >= 0 ? tasks_[e.repaired_by].id : std::string()});
   }
   events_.clear();
   return out;

@@ -117,6 +117,8 @@ struct TaskEvent {
   kiln::v1::TaskState state = kiln::v1::TASK_STATE_UNSPECIFIED;
   int64_t attempt = 0;
   std::string reason;
+  // FAILED because a check failed: the REPAIR task that takes over the file.
+  std::string repaired_by;
 };
 
 enum class JobPhase { kRunning, kSucceeded, kFailed, kCancelled };
@@ -320,6 +322,7 @@ class Scheduler {
     kiln::v1::TaskState state;
     int64_t attempt;
     std::string reason;
+    int repaired_by = -1;  // the REPAIR task that took over the file
   };
   std::vector<PendingEvent> events_;
   int ready_count_ = 0;

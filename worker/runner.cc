@@ -14,6 +14,19 @@
 namespace kiln {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Sandboxes bind worktrees by absolute path, so the work dir must be one.
+RunnerOptions Absolute(RunnerOptions o) {
+  std::error_code ec;
+  const fs::path abs = fs::absolute(o.work_dir, ec);
+  if (!ec) o.work_dir = abs.lexically_normal().string();
+  return o;
+}
+
+}  // namespace
+
 using kiln::v1::TaskResult;
 
 struct Runner::Attempt {
@@ -67,7 +80,7 @@ std::string Seconds(absl::Duration d) {
 Runner::Runner(RunnerOptions options, Provider* provider,
                const ModelCatalog* models, Sandbox* sandbox,
                PermitSource* permits)
-    : options_(std::move(options)),
+    : options_(Absolute(std::move(options))),
       provider_(provider),
       models_(models),
       sandbox_(sandbox),

@@ -163,8 +163,12 @@ absl::StatusOr<CommandResult> RunProcess(const std::vector<std::string>& argv,
     return absl::ResourceExhaustedError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
-    // Child: async-signal-safe calls only.
+    // Child: async-signal-safe calls only. The parent may block signals in
+    // its threads (the CLI takes SIGINT with sigwait); commands start clean.
     ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(fds[1], 1);

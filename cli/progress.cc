@@ -1,0 +1,360 @@
+#include "cli/progress.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/format.h"
+#include "common/proto_time.h"
+#include "common/usage.h"
+
+namespace kiln {
+namespace cli {
+namespace {
+
+bool Terminal(kiln::v1::JobState s) {
+  return s == kiln::v1::JOB_STATE_SUCCEEDED || s == kiln::v1::JOB_STATE_FAILED ||
+         s == kiln::v1::JOB_STATE_CANCELLED;
+}
+
+bool WritesFile(kiln::v1::TaskKind k) {
+  return k == kiln::v1::TASK_KIND_GENERATE || k == kiln::v1::TASK_KIND_REPAIR;
+}
+
+std::string JobName(const BatchProgress& p, const std::string& job_id) {
+  const JobProgress* j = p.job(job_id);
+  return j != nullptr && !j->name.empty() ? j->name : job_id;
+}
+
+std::string JobTotals(const JobProgress& j) {
+  return absl::StrCat(j.files_done, "/", j.files_total, " files, ", Compact(PromptTokens(j.usage) + j.usage.output_tokens()),
+                      " tokens, cache ", Percent(j.usage.cache_read_tokens(), PromptTokens(j.usage)),
+                      ", ", Usd(j.cost_usd));
+}
+
+// What a log reader wants to know about `e`; "" when nothing.
+std::string Describe(const kiln::v1::Event& e, const BatchProgress& p) {
+  if (e.has_batch()) {
+    const auto s = e.batch().state();
+    if (s == kiln::v1::BATCH_STATE_RUNNING || s == kiln::v1::BATCH_STATE_CANCELLING ||
+        s == kiln::v1::BATCH_STATE_SUCCEEDED || s == kiln::v1::BATCH_STATE_FAILED ||
+        s == kiln::v1::BATCH_STATE_CANCELLED) {
+      return absl::StrCat("batch ", e.batch_id(), " ", Name(s));
+    }
+    return "";
+  }
+  if (e.has_job()) {
+    const auto& j = e.job();
+    const JobProgress* jp = p.job(j.job_id());
+    const std::string name = JobName(p, j.job_id());
+    if (Terminal(j.state())) {
+      std::string line = absl::StrCat(name, " ", Name(j.state()));
+      if (jp != nullptr) absl::StrAppend(&line, ": ", JobTotals(*jp));
+      if (!j.error().message().empty()) absl::StrAppend(&line, "; ", j.error().message());
+      return line;
+    }
+    if (j.state() == kiln::v1::JOB_STATE_GENERATING) {
+      return absl::StrCat(name, " GENERATING ", j.files_total(), " files");
+    }
+    return absl::StrCat(name, " ", Name(j.state()));
+  }
+  if (e.has_task()) {
+    const auto& t = e.task();
+    const std::string name = JobName(p, t.job_id());
+    const std::string what = t.path().empty() ? Name(t.kind()) : t.path();
+    const JobProgress* jp = p.job(t.job_id());
+    switch (t.state()) {
+      case kiln::v1::TASK_STATE_SUCCEEDED:
+        if (t.kind() == kiln::v1::TASK_KIND_PLAN) return absl::StrCat(name, ": plan ready");
+        if (t.kind() == kiln::v1::TASK_KIND_BUILD) return absl::StrCat(name, ": build passed");
+        return absl::StrCat(name, ": ", what,
+                            t.kind() == kiln::v1::TASK_KIND_REPAIR ? " repaired" : " written",
+                            jp != nullptr ? absl::StrCat(" (", jp->files_done, "/",
+                                                         jp->files_total, ")")
+                                          : "");
+      case kiln::v1::TASK_STATE_FAILED:
+        if (!t.repaired_by().empty()) {
+          return absl::StrCat(name, ": ", what, " failed its check; repairing");
+        }
+        return absl::StrCat(name, ": ", what, " FAILED: ", t.error().message());
+      case kiln::v1::TASK_STATE_READY:
+        if (t.error().message().empty()) return "";
+        return absl::StrCat(name, ": ", what, " attempt ", t.attempt(),
+                            " will be retried: ", t.error().message());
+      default:
+        return "";
+    }
+  }
+  return "";
+}
+
+std::string Bar(int done, int total, int width) {
+  const int filled = total > 0 ? std::min(width, done * width / total) : 0;
+  std::string out;
+  for (int i = 0; i < width; ++i) out += i < filled ? "\u2588" : "\u2591";
+  return out;
+}
+
+// Cuts `line` to `width` display columns (bars are one column per 3 bytes).
+std::string Fit(const std::string& line, int width) {
+  std::string out;
+  int cols = 0;
+  for (size_t i = 0; i < line.size();) {
+    const unsigned char c = line[i];
+    const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (cols + 1 > width) break;
+    out.append(line, i, n);
+    i += n;
+    ++cols;
+  }
+  return out;
+}
+
+class TerminalPrinter : public ProgressPrinter {
+ public:
+  TerminalPrinter(std::ostream& out, int width, int height)
+      : out_(out), width_(std::max(40, width)), height_(std::max(6, height)) {}
+
+  void OnEvent(const kiln::v1::Event& e, const BatchProgress& p) override {
+    if (std::string line = Describe(e, p); !line.empty()) pending_.push_back(std::move(line));
+    dirty_ = true;
+    now_ = std::max(now_, p.last_event_time());
+  }
+
+  void Tick(const BatchProgress& p, absl::Time now) override {
+    now_ = now;
+    if (!dirty_ && now - last_draw_ < absl::Seconds(1)) return;
+    Draw(p);
+  }
+
+  void Finish(const BatchProgress& p) override {
+    Draw(p);
+    out_.flush();
+  }
+
+ private:
+  void Draw(const BatchProgress& p) {
+    if (drawn_ > 0) out_ << "\x1b[" << drawn_ << "F";
+    out_ << "\x1b[J";
+    for (const std::string& line : pending_) out_ << Fit(line, width_) << "\n";
+    pending_.clear();
+    std::vector<std::string> frame = Frame(p);
+    for (const std::string& line : frame) out_ << Fit(line, width_) << "\n";
+    out_.flush();
+    drawn_ = static_cast<int>(frame.size());
+    dirty_ = false;
+    last_draw_ = now_;
+  }
+
+  std::vector<std::string> Frame(const BatchProgress& p) const {
+    size_t name_width = 5;
+    for (const JobProgress& j : p.jobs()) name_width = std::max(name_width, j.name.size());
+    name_width = std::min<size_t>(name_width, 28);
+    auto row = [&](const std::string& name, int done, int total, const std::string& mid,
+                   const kiln::v1::Usage& u, double cost) {
+      std::string n = name.size() > name_width ? name.substr(0, name_width - 1) + "~" : name;
+      n.resize(name_width, ' ');
+      return absl::StrFormat("%s %s %5s %-12s %7s tok  cache %6s  %s", n, Bar(done, total, 20),
+                             absl::StrCat(done, "/", total), mid,
+                             Compact(PromptTokens(u) + u.output_tokens()),
+                             Percent(u.cache_read_tokens(), PromptTokens(u)), Usd(cost));
+    };
+    // Running jobs first, then the latest finished, then a summary line.
+    std::vector<const JobProgress*> running, finished;
+    int queued = 0;
+    for (const JobProgress& j : p.jobs()) {
+      if (Terminal(j.state)) {
+        finished.push_back(&j);
+      } else if (j.state == kiln::v1::JOB_STATE_QUEUED) {
+        ++queued;
+      } else {
+        running.push_back(&j);
+      }
+    }
+    std::stable_sort(finished.begin(), finished.end(),
+                     [](const JobProgress* a, const JobProgress* b) {
+                       return a->last_change > b->last_change;
+                     });
+    const size_t room = static_cast<size_t>(height_ - 3);
+    std::vector<const JobProgress*> shown;
+    for (const JobProgress* j : running) {
+      if (shown.size() < room) shown.push_back(j);
+    }
+    for (const JobProgress* j : finished) {
+      if (shown.size() < room) shown.push_back(j);
+    }
+    std::vector<std::string> lines;
+    if (p.jobs().size() > 1 || shown.empty()) {
+      for (const JobProgress* j : shown) {
+        lines.push_back(
+            row(j->name, j->files_done, j->files_total, Name(j->state), j->usage, j->cost_usd));
+      }
+      const size_t hidden = p.jobs().size() - shown.size();
+      if (hidden > 0) {
+        lines.push_back(absl::StrCat("  ... and ", hidden, " more jobs (", queued, " queued)"));
+      }
+    } else {
+      const JobProgress* j = shown[0];
+      lines.push_back(
+          row(j->name, j->files_done, j->files_total, Name(j->state), j->usage, j->cost_usd));
+    }
+    lines.push_back(row("total", p.files_done(), p.files_total(),
+                        absl::StrCat(p.jobs_done(), "/", p.jobs().size(), " jobs"), p.usage(),
+                        p.cost_usd()) +
+                    "  " + Seconds(p.Elapsed(now_)));
+    return lines;
+  }
+
+  std::ostream& out_;
+  const int width_;
+  const int height_;
+  std::vector<std::string> pending_;
+  int drawn_ = 0;
+  bool dirty_ = true;
+  absl::Time now_ = absl::UnixEpoch();
+  absl::Time last_draw_ = absl::InfinitePast();
+};
+
+class PlainPrinter : public ProgressPrinter {
+ public:
+  PlainPrinter(std::ostream& out, absl::Duration every) : out_(out), every_(every) {}
+
+  void OnEvent(const kiln::v1::Event& e, const BatchProgress& p) override {
+    std::string line = Describe(e, p);
+    if (line.empty()) return;
+    Print(p.Elapsed(TimeFromProto(e.time())), line);
+  }
+
+  void Tick(const BatchProgress& p, absl::Time now) override {
+    if (last_total_ == absl::InfinitePast()) last_total_ = now;
+    if (now - last_total_ < every_) return;
+    last_total_ = now;
+    Print(p.Elapsed(now), TotalsLine(p));
+  }
+
+  void Finish(const BatchProgress& p) override {
+    Print(p.Elapsed(p.last_event_time()), TotalsLine(p));
+    out_.flush();
+  }
+
+ private:
+  void Print(absl::Duration at, const std::string& line) {
+    out_ << absl::StrFormat("[%7s] ", Seconds(std::max(at, absl::ZeroDuration()))) << line
+         << "\n";
+    out_.flush();
+  }
+
+  std::ostream& out_;
+  const absl::Duration every_;
+  absl::Time last_total_ = absl::InfinitePast();
+};
+
+}  // namespace
+
+void BatchProgress::Reset(const kiln::v1::Batch& batch) {
+  *this = BatchProgress();
+  batch_id_ = batch.id();
+  created_ = TimeFromProto(batch.create_time());
+  last_time_ = created_;
+  for (const kiln::v1::Job& j : batch.jobs()) {
+    JobProgress jp;
+    jp.id = j.id();
+    jp.name = j.spec().name();
+    jp.files_total = j.files_total();
+    index_[jp.id] = jobs_.size();
+    jobs_.push_back(std::move(jp));
+  }
+}
+
+JobProgress* BatchProgress::Job(const std::string& id) {
+  auto it = index_.find(id);
+  if (it != index_.end()) return &jobs_[it->second];
+  index_[id] = jobs_.size();
+  jobs_.push_back(JobProgress{});
+  jobs_.back().id = id;
+  return &jobs_.back();
+}
+
+const JobProgress* BatchProgress::job(const std::string& id) const {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &jobs_[it->second];
+}
+
+void BatchProgress::Apply(const kiln::v1::Event& e) {
+  last_sequence_ = std::max(last_sequence_, e.sequence());
+  last_time_ = std::max(last_time_, TimeFromProto(e.time()));
+  if (e.has_batch()) {
+    state_ = e.batch().state();
+  } else if (e.has_job()) {
+    const auto& j = e.job();
+    JobProgress* jp = Job(j.job_id());
+    if (jp->name.empty()) jp->name = j.job_name();
+    jp->state = j.state();
+    if (j.files_total() > 0) jp->files_total = j.files_total();
+    jp->files_done = std::max(jp->files_done, j.files_done());
+    if (!j.error().message().empty()) jp->error = j.error().message();
+    jp->last_change = e.sequence();
+  } else if (e.has_task()) {
+    const auto& t = e.task();
+    JobProgress* jp = Job(t.job_id());
+    AddUsage(t.usage(), &jp->usage);
+    AddUsage(t.usage(), &usage_);
+    jp->cost_usd += t.cost_usd();
+    cost_usd_ += t.cost_usd();
+    if (WritesFile(t.kind())) {
+      if (t.state() == kiln::v1::TASK_STATE_SUCCEEDED) jp->files_done++;
+      if (t.state() == kiln::v1::TASK_STATE_FAILED) {
+        if (t.repaired_by().empty()) {
+          jp->files_failed++;
+        } else {
+          jp->repairs++;
+        }
+      }
+    }
+    jp->last_change = e.sequence();
+  }
+}
+
+int BatchProgress::files_total() const {
+  int n = 0;
+  for (const auto& j : jobs_) n += j.files_total;
+  return n;
+}
+
+int BatchProgress::files_done() const {
+  int n = 0;
+  for (const auto& j : jobs_) n += j.files_done;
+  return n;
+}
+
+int BatchProgress::files_failed() const {
+  int n = 0;
+  for (const auto& j : jobs_) n += j.files_failed;
+  return n;
+}
+
+int BatchProgress::jobs_done() const {
+  int n = 0;
+  for (const auto& j : jobs_) n += Terminal(j.state) ? 1 : 0;
+  return n;
+}
+
+std::string TotalsLine(const BatchProgress& p) {
+  const kiln::v1::Usage& u = p.usage();
+  return absl::StrCat(p.files_done(), "/", p.files_total(), " files, ", p.jobs_done(), "/",
+                      p.jobs().size(), " jobs, ", Compact(PromptTokens(u) + u.output_tokens()),
+                      " tokens, cache ", Percent(u.cache_read_tokens(), PromptTokens(u)), ", ",
+                      Usd(p.cost_usd()));
+}
+
+std::unique_ptr<ProgressPrinter> MakeTerminalPrinter(std::ostream& out, int width,
+                                                     int height) {
+  return std::make_unique<TerminalPrinter>(out, width, height);
+}
+
+std::unique_ptr<ProgressPrinter> MakePlainPrinter(std::ostream& out, absl::Duration every) {
+  return std::make_unique<PlainPrinter>(out, every);
+}
+
+}  // namespace cli
+}  // namespace kiln
