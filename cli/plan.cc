@@ -55,6 +55,12 @@ PlanSummary SummarizePlan(const kiln::v1::BatchSpec& batch, const CostModel& cos
     pj.lower_bound = CriticalPathLowerBound(pj.dag, cost);
     pj.critical_path = LongestChain(pj.dag, cost);
     plan.lower_bound = std::max(plan.lower_bound, pj.lower_bound);
+    if (!pj.dag.tasks.empty()) {
+      pj.prefix_tokens = pj.dag.tasks[0].stable_prompt_tokens;
+      if (const ModelProfile* p = cost.models().Find(pj.dag.tasks[0].model)) {
+        pj.cache_min_tokens = p->cache_min_tokens;
+      }
+    }
     for (const TaskNode& t : pj.dag.tasks) {
       ++plan.tasks;
       if (t.kind == kiln::v1::TASK_KIND_GENERATE) ++plan.files;
@@ -93,16 +99,27 @@ std::string FormatPlan(const PlanSummary& plan, int max_task_rows) {
     absl::StrAppend(&out, "job ", j.name, ": ", j.dag.tasks.size(), " tasks, lower bound ",
                     Seconds(j.lower_bound),
                     j.planned_at_run_time ? " (files are decided by its PLAN task)" : "", "\n");
+    absl::StrAppend(&out, "  shared prompt prefix ~", Grouped(j.prefix_tokens), " tokens",
+                    j.prefix_tokens >= j.cache_min_tokens
+                        ? ", cached once"
+                        : absl::StrCat(", too short to cache (the model caches from ",
+                                       Grouped(j.cache_min_tokens), ")"),
+                    "\n");
     if (rows) {
       std::set<int> hot(j.critical_path.begin(), j.critical_path.end());
       for (const TaskNode& t : j.dag.tasks) {
         std::vector<std::string> deps;
         for (int d : t.deps) deps.push_back(TaskLabel(j.dag.tasks[d]));
-        absl::StrAppendFormat(&out, "  %s %-9s %-28s %-18s %6d tok  ~%-7s %s%s\n",
+        std::string after;
+        if (deps.size() > 3) {
+          after = absl::StrCat(" after ", deps.size(), " files");
+        } else if (!deps.empty()) {
+          after = absl::StrCat(" after ", absl::StrJoin(deps, ", "));
+        }
+        absl::StrAppendFormat(&out, "  %s %-9s %-28s %-18s %6d tok  ~%-7s%s\n",
                               hot.count(t.index) ? "*" : " ", Name(t.kind), TaskLabel(t),
                               t.model.empty() ? "-" : t.model, t.expected_output_tokens,
-                              Seconds(t.estimate),
-                              deps.empty() ? "" : "after ", absl::StrJoin(deps, ", "));
+                              Seconds(t.estimate), after);
       }
     }
     absl::StrAppend(&out, "  critical path: ", absl::StrJoin(chain, " -> "), "\n");

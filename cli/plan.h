@@ -25,6 +25,10 @@ struct PlannedJob {
   absl::Duration lower_bound;
   // The job's files are decided by its PLAN task (unknown until it runs).
   bool planned_at_run_time = false;
+  // Estimated tokens of the shared prompt prefix, and the smallest prefix
+  // the job's model caches.
+  int64_t prefix_tokens = 0;
+  int64_t cache_min_tokens = 0;
 };
 
 struct PlanSummary {
