@@ -144,6 +144,10 @@ absl::StatusOr<ParsedSpec> LoadSpec(const std::string& path) {
     }
     return parsed.status();
   }
+  // A job file's batch is named after its job.
+  if (parsed->batch.name().empty() && parsed->single_job && parsed->batch.jobs_size() == 1) {
+    parsed->batch.set_name(parsed->batch.jobs(0).name());
+  }
   const fs::path base = fs::absolute(fs::path(path)).parent_path();
   auto resolve = [&](kiln::v1::RepoSpec* repo) {
     if (repo->source_case() == kiln::v1::RepoSpec::kPath && !repo->path().empty() &&
@@ -199,7 +203,7 @@ absl::StatusOr<std::unique_ptr<Client>> Connect(const Ctx& c,
       pem << in.rdbuf();
       e.tls_ca_pem = pem.str();
     }
-    return Client::Connect(e, absl::Seconds(10));
+    return Client::Connect(e, absl::Seconds(5));
   }
   const std::string state_dir = c.settings.Get("state_dir");
   if (absl::StatusOr<Endpoint> local = FindLocalEndpoint(state_dir); local.ok()) {
@@ -820,11 +824,33 @@ int Main(int argc, char** argv) {
     std::cout << MainHelp();
     return argv_rest.empty() ? kExitUsage : 0;
   }
-  std::string name = argv_rest[0];
-  argv_rest.erase(argv_rest.begin());
+  // Settings may come before the command (kiln --coordinator=H:P status):
+  // the first argument that is not an option (or an option's value) is the
+  // command; the options before it are parsed with the command's.
+  const std::vector<Option> shared = SettingOptions();
+  size_t at = 0;
+  while (at < argv_rest.size() && absl::StartsWith(argv_rest[at], "--")) {
+    const std::string opt = argv_rest[at].substr(2);
+    ++at;
+    if (opt.find('=') != std::string::npos) continue;
+    for (const Option& o : shared) {
+      if (o.name == opt && !o.value_name.empty() && at < argv_rest.size()) ++at;
+    }
+  }
+  if (at == argv_rest.size()) {
+    std::cerr << "kiln: no command given; see kiln --help\n";
+    return kExitUsage;
+  }
+  std::string name = argv_rest[at];
+  argv_rest.erase(argv_rest.begin() + static_cast<std::ptrdiff_t>(at));
   bool help = false;
   if (name == "help") {
-    name = argv_rest[0];
+    if (at >= argv_rest.size()) {
+      std::cout << MainHelp();
+      return 0;
+    }
+    name = argv_rest[at];
+    argv_rest.erase(argv_rest.begin() + static_cast<std::ptrdiff_t>(at));
     help = true;
   }
   const Entry* entry = nullptr;
@@ -840,7 +866,6 @@ int Main(int argc, char** argv) {
               << "; see kiln --help\n";
     return kExitUsage;
   }
-  const std::vector<Option> shared = SettingOptions();
   if (help) {
     std::cout << CommandHelp(entry->command, shared, "settings");
     return 0;

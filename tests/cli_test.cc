@@ -1,0 +1,399 @@
+// The `kiln` binary end to end, as a user runs it: each example on the
+// embedded default (coordinator and workers in-process, simulated LLM,
+// checks in bubblewrap); Ctrl-C in the middle of a run and the run resumed;
+// the cluster commands against a real kiln_coordinator and kiln_worker
+// processes; and the errors a new user meets.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/subprocess.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string Bin(const std::string& runfile) { return fs::absolute(runfile).string(); }
+
+// A fresh working directory holding copies (links resolved) of `examples`.
+std::string Workdir(const std::string& name, const std::vector<std::string>& examples = {}) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/", name);
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/.cfg");
+  for (const auto& e : examples) {
+    fs::copy(fs::path("examples") / e, fs::path(dir) / e,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    // Runfiles are symlinks: replace them with the files.
+    for (const auto& entry : fs::recursive_directory_iterator(fs::path(dir) / e)) {
+      if (entry.is_symlink()) {
+        const fs::path target = fs::canonical(entry.path());
+        fs::remove(entry.path());
+        fs::copy_file(target, entry.path());
+      }
+    }
+  }
+  return dir;
+}
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs kiln in `cwd` with no user config, as a shell would.
+Result Kiln(const std::string& cwd, const std::string& args, const std::string& env = "") {
+  const std::string o = cwd + "/.stdout", e = cwd + "/.stderr";
+  const std::string cmd = absl::StrCat("cd ", cwd, " && env XDG_CONFIG_HOME=", cwd, "/.cfg ",
+                                       env, " ", Bin("cli/kiln"), " ", args, " >", o, " 2>", e);
+  const int rc = std::system(cmd.c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, Slurp(o), Slurp(e)};
+}
+
+int Sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+// Polls `path` until it contains `needle` (a readiness wait, not ordering).
+bool WaitForText(const std::string& path, const std::string& needle, absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  while (absl::Now() < end) {
+    if (absl::StrContains(Slurp(path), needle)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+std::vector<fs::path> FilesUnder(const fs::path& dir) {
+  std::vector<fs::path> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out.push_back(e.path());
+  }
+  return out;
+}
+
+// Attempts per GENERATE path, from `kiln report --tasks`.
+std::map<std::string, int> GenerateAttempts(const std::string& report) {
+  std::map<std::string, int> out;
+  for (absl::string_view line : absl::StrSplit(report, '\n')) {
+    std::vector<std::string> cols = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (cols.size() > 6 && cols[1] == "GENERATE") out[cols[2]] = std::stoi(cols[5]);
+  }
+  return out;
+}
+
+constexpr char kFast[] = "--plain --time_scale=50 --workers=2";
+
+TEST(EmbeddedRun, BrowserRendererThenAgainFromTheResultCache) {
+  const std::string dir = Workdir("browser", {"browser-renderer"});
+  Result r = Kiln(dir, absl::StrCat("run ", kFast, " browser-renderer/job.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("kiln: embedded: 2 workers"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("browser-renderer SUCCEEDED: 5/5 files"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kiln: wrote 5 files to kiln-out/browser-renderer/"), std::string::npos);
+  EXPECT_NE(r.out.find("SUCCEEDED: 5/5 files in 1 job"), std::string::npos);
+  EXPECT_NE(r.out.find("critical  web/input.js -> web/renderer.js -> web/main.js"),
+            std::string::npos)
+      << r.out;
+  const fs::path out = fs::path(dir) / "kiln-out/browser-renderer";
+  EXPECT_EQ(FilesUnder(out).size(), 5u);
+  // The generated JavaScript passes its check again, here.
+  fs::copy_file(fs::path(dir) / "browser-renderer/repo/package.json", out / "package.json");
+  for (const char* f : {"web/input.js", "web/renderer.js", "web/main.js"}) {
+    EXPECT_EQ(Sh(absl::StrCat("node --check ", (out / f).string())), 0) << f;
+  }
+  EXPECT_NE(Slurp(out / "web/renderer.js").find("input.js"), std::string::npos);
+
+  // The same file again: a new batch, every task answered by the result
+  // cache, nothing billed.
+  Result again = Kiln(dir, absl::StrCat("run ", kFast, " browser-renderer/job.yaml"));
+  ASSERT_EQ(again.code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("5 tasks from the result cache"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("cost      $0.0000"), std::string::npos) << again.out;
+}
+
+TEST(EmbeddedRun, ApiEndpointsWithRepairs) {
+  const std::string dir = Workdir("api", {"api-endpoints"});
+  Result r = Kiln(dir, absl::StrCat("run ", kFast, " --defect_rate=0.3 --out=gen "
+                                    "api-endpoints/job.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("SUCCEEDED: 41/41 files in 1 job"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("failed its check; repairing"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("repaired  api/"), std::string::npos) << r.out;
+  const std::vector<fs::path> files = FilesUnder(fs::path(dir) / "gen/api-endpoints/api");
+  ASSERT_EQ(files.size(), 41u);
+  for (const auto& f : files) {
+    EXPECT_EQ(Sh(absl::StrCat("python3 -m py_compile ", f.string())), 0) << f;
+  }
+  // The router was written after the endpoints and imports them.
+  const std::string router = Slurp(fs::path(dir) / "gen/api-endpoints/api/router.py");
+  EXPECT_NE(router.find("from api.users import "), std::string::npos) << router;
+}
+
+TEST(EmbeddedRun, BulkMatrixOverGeneratedGitRepos) {
+  const std::string dir = Workdir("bulk");
+  ASSERT_EQ(Sh(absl::StrCat("python3 examples/bulk/generate.py --repos 3 --files 4 --out ", dir,
+                            "/bulk >/dev/null")),
+            0);
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "bulk/repos/svc-002/.git"));
+  Result r = Kiln(dir, absl::StrCat("run ", kFast, " bulk/batch.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("SUCCEEDED: 12/12 files in 3 jobs"), std::string::npos) << r.out;
+  for (const char* svc : {"svc-000", "svc-001", "svc-002"}) {
+    const auto files = FilesUnder(fs::path(dir) / "kiln-out" / svc);
+    EXPECT_EQ(files.size(), 4u) << svc;
+    for (const auto& f : files) {
+      EXPECT_EQ(Sh(absl::StrCat("python3 -m py_compile ", f.string())), 0) << f;
+    }
+  }
+  // One shared prefix across the three repos: read from the cache.
+  EXPECT_EQ(r.out.find("cache     0.0%"), std::string::npos) << r.out;
+}
+
+TEST(EmbeddedRun, InterruptedRunResumesFromWhatHadFinished) {
+  const std::string dir = Workdir("resume", {"api-endpoints"});
+  const std::string log = dir + "/first.log";
+  // Slow enough to interrupt midway: about 1 s per endpoint.
+  auto first = Subprocess::Start(
+      {"/bin/sh", "-c",
+       absl::StrCat("cd ", dir, " && exec env XDG_CONFIG_HOME=", dir, "/.cfg ", Bin("cli/kiln"),
+                    " run --plain --time_scale=4 --llm_slots=4 --workers=1 "
+                    "api-endpoints/job.yaml")},
+      {}, log);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(WaitForText(log, " written (3/41)", absl::Seconds(120))) << Slurp(log);
+  const int status = first->Stop(SIGINT);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << Slurp(log);
+  const std::string first_out = Slurp(log);
+  EXPECT_NE(first_out.find("kiln: stopped. Batch "), std::string::npos) << first_out;
+  std::set<std::string> done_before;
+  for (absl::string_view line : absl::StrSplit(first_out, '\n')) {
+    if (!absl::StrContains(line, " written (")) continue;
+    std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    for (size_t i = 0; i + 1 < words.size(); ++i) {
+      if (words[i + 1] == "written") done_before.insert(words[i]);
+    }
+  }
+  ASSERT_GE(done_before.size(), 3u) << first_out;
+  ASSERT_LT(done_before.size(), 41u) << first_out;
+
+  Result second = Kiln(dir, absl::StrCat("run ", kFast, " api-endpoints/job.yaml"));
+  ASSERT_EQ(second.code, 0) << second.out << second.err;
+  EXPECT_NE(second.out.find("kiln: resuming batch "), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("SUCCEEDED: 41/41 files"), std::string::npos) << second.out;
+  // Files finished before Ctrl-C were not generated again: one attempt each,
+  // in the same batch.
+  Result report = Kiln(dir, "report --tasks");
+  ASSERT_EQ(report.code, 0) << report.err;
+  const std::map<std::string, int> attempts = GenerateAttempts(report.out);
+  EXPECT_EQ(attempts.size(), 41u) << report.out;
+  for (const std::string& path : done_before) {
+    ASSERT_TRUE(attempts.count(path)) << path;
+    EXPECT_EQ(attempts.at(path), 1) << path;
+  }
+}
+
+class ClusterCommands : public ::testing::Test {
+ protected:
+  static constexpr char kToken[] = "cli-test-token";
+
+  static void SetUpTestSuite() {
+    dir_ = new std::string(Workdir("cluster", {"browser-renderer"}));
+    const std::string port_file = *dir_ + "/port";
+    auto c = Subprocess::Start(
+        {Bin("coordinator/kiln_coordinator"), "--listen=127.0.0.1:0",
+         "--port_file=" + port_file, "--state_dir=" + *dir_ + "/state", "--permits=compile=2"},
+        {{"KILN_TOKEN", kToken}}, *dir_ + "/coordinator.log");
+    ASSERT_TRUE(c.ok()) << c.status();
+    coordinator_ = new Subprocess(std::move(*c));
+    auto port = WaitForFileLine(port_file, absl::Seconds(30));
+    ASSERT_TRUE(port.ok()) << port.status();
+    target_ = new std::string(absl::StrCat("127.0.0.1:", *port));
+    workers_ = new std::vector<Subprocess>();
+    for (const char* id : {"w1", "w2"}) {
+      auto w = Subprocess::Start(
+          {Bin("worker/kiln_worker"), "--coordinator=" + *target_, std::string("--worker_id=") + id,
+           "--provider=sim", "--time_scale=50", "--work_dir=" + *dir_ + "/" + id,
+           "--build_slots=1"},
+          {{"KILN_TOKEN", kToken}}, absl::StrCat(*dir_, "/", id, ".log"));
+      ASSERT_TRUE(w.ok()) << w.status();
+      workers_->push_back(std::move(*w));
+    }
+  }
+  static void TearDownTestSuite() {
+    delete workers_;
+    delete coordinator_;
+  }
+
+  Result Cli(const std::string& args, const std::string& token = kToken) {
+    return Kiln(*dir_, absl::StrCat("--coordinator=", *target_, " ", args),
+                absl::StrCat("KILN_TOKEN=", token));
+  }
+
+  static std::string* dir_;
+  static std::string* target_;
+  static Subprocess* coordinator_;
+  static std::vector<Subprocess>* workers_;
+};
+std::string* ClusterCommands::dir_ = nullptr;
+std::string* ClusterCommands::target_ = nullptr;
+Subprocess* ClusterCommands::coordinator_ = nullptr;
+std::vector<Subprocess>* ClusterCommands::workers_ = nullptr;
+
+TEST_F(ClusterCommands, SubmitWatchStatusListFetchReport) {
+  // Options after the subcommand, settings anywhere.
+  Result submit = Kiln(*dir_, "submit browser-renderer/job.yaml --coordinator=" + *target_,
+                       absl::StrCat("KILN_TOKEN=", kToken));
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  const std::string id(absl::StripAsciiWhitespace(submit.out));
+  ASSERT_TRUE(absl::StartsWith(id, "b_")) << id;
+
+  Result watch = Cli("watch --plain " + id);
+  EXPECT_EQ(watch.code, 0) << watch.out << watch.err;
+  EXPECT_NE(watch.out.find("batch " + id + " SUCCEEDED"), std::string::npos) << watch.out;
+  EXPECT_NE(watch.out.find("5/5 files, 1/1 jobs"), std::string::npos) << watch.out;
+
+  Result status = Cli("status " + id);
+  EXPECT_EQ(status.code, 0) << status.err;
+  EXPECT_EQ(status.out.find("batch " + id + " (browser-renderer): SUCCEEDED\n"), 0u)
+      << status.out;
+  EXPECT_NE(status.out.find("browser-renderer  SUCCEEDED  5/5"), std::string::npos)
+      << status.out;
+
+  Result list = Cli("list --state=succeeded");
+  EXPECT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find(id + "  browser-renderer  SUCCEEDED  1/1"), std::string::npos)
+      << list.out;
+
+  Result fetch = Cli("fetch " + id + " --out=fetched");
+  EXPECT_EQ(fetch.code, 0) << fetch.err;
+  EXPECT_EQ(FilesUnder(fs::path(*dir_) / "fetched/browser-renderer/web").size(), 5u)
+      << fetch.out;
+
+  Result report = Cli("report " + id + " --tasks --html=report.html");
+  EXPECT_EQ(report.code, 0) << report.err;
+  EXPECT_NE(report.out.find("batch " + id + " SUCCEEDED: 5/5 files in 1 job"),
+            std::string::npos)
+      << report.out;
+  EXPECT_EQ(GenerateAttempts(report.out).size(), 5u) << report.out;
+  const std::string html = Slurp(fs::path(*dir_) / "report.html");
+  EXPECT_NE(html.find("<svg class=\"dag\""), std::string::npos);
+  EXPECT_NE(html.find("<svg class=\"gantt\""), std::string::npos);
+  EXPECT_NE(html.find("web/renderer.js"), std::string::npos);
+
+  Result json = Cli("status --json " + id);
+  EXPECT_EQ(json.code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"state\": \"BATCH_STATE_SUCCEEDED\""), std::string::npos) << json.out;
+}
+
+TEST_F(ClusterCommands, RunAgainstTheClusterAndCancel) {
+  Result run = Cli("run --plain --out=ran browser-renderer/job.yaml");
+  EXPECT_EQ(run.code, 0) << run.out << run.err;
+  EXPECT_EQ(run.out.find("embedded"), std::string::npos) << run.out;
+  EXPECT_EQ(FilesUnder(fs::path(*dir_) / "ran/browser-renderer").size(), 5u) << run.out;
+
+  // A spec not run before (the result cache would finish it at once).
+  std::string spec = Slurp(fs::path(*dir_) / "browser-renderer/job.yaml");
+  spec.replace(spec.find("senior front-end engineer"), 25, "staff front-end engineer");
+  std::ofstream(fs::path(*dir_) / "browser-renderer/other.yaml") << spec;
+  Result submit = Cli("submit browser-renderer/other.yaml");
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  const std::string id(absl::StripAsciiWhitespace(submit.out));
+  Result cancel = Cli("cancel --reason=changed-my-mind " + id);
+  EXPECT_EQ(cancel.code, 0) << cancel.err;
+  EXPECT_TRUE(absl::StartsWith(cancel.out, "batch " + id + ": CANCEL")) << cancel.out;
+  Result watch = Cli("watch --plain " + id);
+  EXPECT_EQ(watch.code, 1) << watch.out << watch.err;
+  EXPECT_NE(watch.out.find("batch " + id + " CANCELLED"), std::string::npos) << watch.out;
+}
+
+TEST_F(ClusterCommands, WrongTokenAndUnreachableCoordinator) {
+  Result bad = Cli("list", "not-the-token");
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_TRUE(absl::StartsWith(bad.err, "kiln: the coordinator at " + *target_ +
+                                            " refused the token from $KILN_TOKEN"))
+      << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+
+  Result down = Kiln(*dir_, "--coordinator=127.0.0.1:1 status");
+  EXPECT_EQ(down.code, 3);
+  EXPECT_TRUE(absl::StartsWith(down.err, "kiln: cannot reach the coordinator at 127.0.0.1:1"))
+      << down.err;
+  EXPECT_EQ(std::count(down.err.begin(), down.err.end(), '\n'), 1) << down.err;
+}
+
+TEST(CliErrors, OneClearLineAndExitTwo) {
+  const std::string dir = Workdir("errors", {"browser-renderer"});
+  std::ofstream(dir + "/bad.yaml") << "name: x\nrepo: ./r\nmodel: kimi-k2\nfiles:\n"
+                                   << "  - {path: a.py, instructions: [oops}\n";
+  std::ofstream(dir + "/model.yaml") << "name: x\nrepo: ./r\nmodel: gpt-5-ultra\nfiles:\n"
+                                     << "  - {path: a.py, instructions: A}\n";
+  struct Case {
+    std::string args;
+    std::string err;
+  };
+  const std::vector<Case> cases = {
+      {"run nope.yaml", "kiln: nope.yaml: no such file\n"},
+      {"run bad.yaml", "kiln: bad.yaml:5:"},
+      {"plan model.yaml", "kiln: model.yaml:3:8: model: unknown model 'gpt-5-ultra'; known: "},
+      {"run --ouput=x nope.yaml",
+       "kiln: kiln run: unknown flag --ouput (did you mean --out?); see kiln help run\n"},
+      {"runn", "kiln: unknown command \"runn\" (did you mean run?); see kiln --help\n"},
+      {"run --workers=0 browser-renderer/job.yaml",
+       "kiln: --workers: want an integer from 1 to 64, got \"0\"\n"},
+      {"status", "kiln: no coordinator: pass --coordinator=HOST:PORT"},
+  };
+  for (const Case& c : cases) {
+    Result r = Kiln(dir, c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+    EXPECT_TRUE(absl::StartsWith(r.err, c.err)) << c.args << "\n" << r.err;
+    EXPECT_EQ(r.out, "") << c.args;
+  }
+}
+
+TEST(CliHelp, EveryCommandHasHelpAndPlanPrintsTheDag) {
+  const std::string dir = Workdir("help", {"browser-renderer"});
+  Result top = Kiln(dir, "--help");
+  EXPECT_EQ(top.code, 0);
+  for (const char* cmd : {"run", "submit", "watch", "status", "list", "cancel", "fetch",
+                          "report", "plan", "config"}) {
+    EXPECT_NE(top.out.find(absl::StrCat("\n  ", cmd, " ")), std::string::npos) << cmd;
+    Result help = Kiln(dir, absl::StrCat("help ", cmd));
+    EXPECT_EQ(help.code, 0) << cmd;
+    EXPECT_TRUE(absl::StartsWith(help.out, absl::StrCat("usage: kiln ", cmd))) << help.out;
+    EXPECT_NE(help.out.find("--coordinator=HOST:PORT"), std::string::npos) << cmd;
+  }
+  Result plan = Kiln(dir, "plan browser-renderer/job.yaml");
+  EXPECT_EQ(plan.code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("critical path: web/input.js -> web/renderer.js -> web/main.js"),
+            std::string::npos)
+      << plan.out;
+  Result dot = Kiln(dir, "plan --dot browser-renderer/job.yaml");
+  EXPECT_EQ(dot.out.find("digraph kiln {"), 0u) << dot.out;
+  Result config = Kiln(dir, "config --workers=7", "KILN_PROVIDER=openai");
+  EXPECT_NE(config.out.find("workers = 7    # flag --workers"), std::string::npos) << config.out;
+  EXPECT_NE(config.out.find("provider = openai    # env KILN_PROVIDER"), std::string::npos)
+      << config.out;
+}
+
+}  // namespace
+}  // namespace kiln
