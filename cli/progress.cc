@@ -315,28 +315,29 @@ void BatchProgress::Apply(const kiln::v1::Event& e) {
   }
 }
 
-int BatchProgress::files_total() const {
+namespace {
+template <typename F>
+int SumJobs(const std::vector<JobProgress>& jobs, F f) {
   int n = 0;
-  for (const auto& j : jobs_) n += j.files_total;
+  for (const JobProgress& j : jobs) n += f(j);
   return n;
+}
+}  // namespace
+
+int BatchProgress::files_total() const {
+  return SumJobs(jobs_, [](const JobProgress& j) { return j.files_total; });
 }
 
 int BatchProgress::files_done() const {
-  int n = 0;
-  for (const auto& j : jobs_) n += j.files_done;
-  return n;
+  return SumJobs(jobs_, [](const JobProgress& j) { return j.files_done; });
 }
 
 int BatchProgress::files_failed() const {
-  int n = 0;
-  for (const auto& j : jobs_) n += j.files_failed;
-  return n;
+  return SumJobs(jobs_, [](const JobProgress& j) { return j.files_failed; });
 }
 
 int BatchProgress::jobs_done() const {
-  int n = 0;
-  for (const auto& j : jobs_) n += Terminal(j.state) ? 1 : 0;
-  return n;
+  return SumJobs(jobs_, [](const JobProgress& j) { return Terminal(j.state) ? 1 : 0; });
 }
 
 std::string TotalsLine(const BatchProgress& p) {

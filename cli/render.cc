@@ -51,6 +51,11 @@ std::string UsageLine(const kiln::v1::Usage& u) {
                       " requests, ", Grouped(u.rate_limited()), " rate-limited (429)");
 }
 
+int AllTasks(const kiln::v1::TaskCounts& t) {
+  return t.pending() + t.ready() + t.held() + t.leased() + t.succeeded() + t.failed() +
+         t.cancelled();
+}
+
 std::string Counts(const kiln::v1::TaskCounts& c) {
   return absl::StrCat(c.pending(), " pending, ", c.ready(), " ready, ", c.held(), " held, ",
                       c.leased(), " leased, ", c.succeeded(), " succeeded, ", c.failed(),
@@ -77,12 +82,10 @@ std::string FormatStatus(const kiln::v1::Batch& b, absl::Time now) {
     std::vector<std::vector<std::string>> rows = {
         {"JOB", "STATE", "FILES", "FAILED", "TASKS DONE", "COST", "ERROR"}};
     for (const kiln::v1::Job& j : b.jobs()) {
-      const auto& t = j.tasks();
-      const int all = t.pending() + t.ready() + t.held() + t.leased() + t.succeeded() +
-                      t.failed() + t.cancelled();
       rows.push_back({j.spec().name(), Name(j.state()),
                       absl::StrCat(j.files_done(), "/", j.files_total()),
-                      absl::StrCat(j.files_failed()), absl::StrCat(t.succeeded(), "/", all),
+                      absl::StrCat(j.files_failed()),
+                      absl::StrCat(j.tasks().succeeded(), "/", AllTasks(j.tasks())),
                       Usd(j.cost_usd()), j.error().message()});
     }
     absl::StrAppend(&out, "\n", Table(rows));
@@ -95,12 +98,10 @@ std::string FormatList(const std::vector<kiln::v1::Batch>& batches, absl::Time n
   std::vector<std::vector<std::string>> rows = {
       {"BATCH", "NAME", "STATE", "JOBS", "TASKS DONE", "COST", "CREATED"}};
   for (const kiln::v1::Batch& b : batches) {
-    const auto& t = b.tasks();
-    const int all = t.pending() + t.ready() + t.held() + t.leased() + t.succeeded() +
-                    t.failed() + t.cancelled();
     rows.push_back({b.id(), b.spec().name(), Name(b.state()),
                     absl::StrCat(b.jobs_done(), "/", b.jobs_total()),
-                    absl::StrCat(t.succeeded(), "/", all), Usd(b.cost_usd()),
+                    absl::StrCat(b.tasks().succeeded(), "/", AllTasks(b.tasks())),
+                    Usd(b.cost_usd()),
                     When(b.create_time(), now)});
   }
   return Table(rows);
