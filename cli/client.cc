@@ -218,11 +218,14 @@ absl::Status Client::Watch(const std::string& batch_id, int64_t after_sequence,
       watching_ = nullptr;
       if (interrupted_) return absl::CancelledError("interrupted");
     }
-    if (ended || s.ok()) return absl::OkStatus();
-    if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+    if (ended) return absl::OkStatus();
+    // A stream that ends before the batch's terminal event (the coordinator
+    // restarting, a proxy timing out) is reopened after the last event.
+    if (!s.ok() && s.error_code() != grpc::StatusCode::UNAVAILABLE &&
         s.error_code() != grpc::StatusCode::CANCELLED) {
       return Explain(s);
     }
+    if (s.ok()) s = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the event stream ended early");
     const absl::Time now = absl::Now();
     if (broken_since == absl::InfiniteFuture()) broken_since = now;
     if (now - broken_since > reconnect_for) return Explain(s);
