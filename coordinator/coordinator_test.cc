@@ -439,6 +439,51 @@ TEST_F(CoordinatorTest, AFailedCheckIsRepairedWithItsDiagnostics) {
   EXPECT_EQ(tasks->tasks_size(), 4);
 }
 
+TEST_F(CoordinatorTest, TaskEventsCarryTheEndedAttemptsUsageCostAndRepair) {
+  const std::string id = Submit(kThreeFiles);
+  FakeSink sink;
+  const std::string s = Register(&sink, "w", 1);
+  auto as = sink.TakeAssignments();
+  Finish(s, as[0], TaskResult::OUTCOME_CHECK_FAILED, "broken a");
+  const std::string repair_id = sink.TakeAssignments()[0].task().id();
+  const std::string failed_id = as[0].task().id();
+  int ended = 0;
+  double cost = 0;
+  int64_t input = 0;
+  for (const kiln::v1::Event& e : Events(id)) {
+    if (!e.has_task()) continue;
+    const auto& t = e.task();
+    if (t.state() == kiln::v1::TASK_STATE_LEASED) {
+      EXPECT_FALSE(t.has_usage()) << t.task_id();
+      continue;
+    }
+    if (t.task_id() == failed_id && t.state() == kiln::v1::TASK_STATE_FAILED) {
+      ++ended;
+      EXPECT_EQ(t.repaired_by(), repair_id);
+      EXPECT_EQ(t.worker_id(), "w");
+      cost += t.cost_usd();
+      input += t.usage().input_tokens();
+      EXPECT_EQ(t.usage().cache_read_tokens(), 300);
+    }
+  }
+  EXPECT_EQ(ended, 1);
+  EXPECT_DOUBLE_EQ(cost, 0.001);
+  EXPECT_EQ(input, 100);
+  // Summing every task event gives the batch's usage, attempt by attempt.
+  Drain(sink, s);
+  double total_cost = 0;
+  int64_t total_output = 0;
+  for (const kiln::v1::Event& e : Events(id)) {
+    if (!e.has_task()) continue;
+    EXPECT_TRUE(e.task().repaired_by().empty() || e.task().task_id() == failed_id);
+    total_cost += e.task().cost_usd();
+    total_output += e.task().usage().output_tokens();
+  }
+  const kiln::v1::Batch b = Batch(id);
+  EXPECT_NEAR(total_cost, b.cost_usd(), 1e-12);
+  EXPECT_EQ(total_output, b.usage().output_tokens());
+}
+
 TEST_F(CoordinatorTest, CancellingStopsLeasedWork) {
   const std::string id = Submit(kThreeFiles);
   FakeSink sink;
