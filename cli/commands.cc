@@ -33,6 +33,7 @@
 #include "common/digest.h"
 #include "common/ids.h"
 #include "common/mutex.h"
+#include "common/process.h"
 #include "coordinator/dag.h"
 #include "coordinator/spec_parser.h"
 #include "coordinator/spec_validator.h"
@@ -359,16 +360,7 @@ struct RunRecord {
   absl::Status Save(const std::string& path) const {
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << digest << "\n" << request_id << "\n" << batch_id << "\n";
-      if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      return absl::InternalError(absl::StrCat("cannot write ", path));
-    }
-    return absl::OkStatus();
+    return WriteFileAtomically(path, absl::StrCat(digest, "\n", request_id, "\n", batch_id, "\n"));
   }
 };
 

@@ -1,7 +1,6 @@
 #include "cli/local_cluster.h"
 
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/ids.h"
+#include "common/process.h"
 #include "coordinator/semaphore.h"
 
 namespace kiln {
@@ -96,13 +95,13 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
 
   // Publish the endpoint for `kiln status` and friends in other terminals.
   c->endpoint_file_ = options.state_dir + "/endpoint";
-  const std::string tmp = c->endpoint_file_ + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << c->server_->port() << " " << so.auth_token << " " << ::getpid() << "\n";
+  if (absl::Status s = WriteFileAtomically(
+          c->endpoint_file_,
+          absl::StrCat(c->server_->port(), " ", so.auth_token, " ", ::getpid(), "\n"), 0600);
+      !s.ok()) {
+    c->Stop();
+    return s;
   }
-  ::chmod(tmp.c_str(), 0600);
-  std::rename(tmp.c_str(), c->endpoint_file_.c_str());
 
   if (options.workers > 0) {
     auto provider = MakeProvider(options.provider, models);

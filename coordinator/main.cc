@@ -4,16 +4,14 @@
 //   kiln_coordinator --state_dir=/var/lib/kiln --listen=0.0.0.0:7070
 //   (with KILN_TOKEN set: workers and clients must present the same token)
 
-#include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/process.h"
 #include "coordinator/semaphore.h"
 #include "coordinator/server.h"
 #include "coordinator/store.h"
@@ -45,9 +43,6 @@ ABSL_FLAG(std::string, models, "", "YAML file of extra or overriding model profi
 ABSL_FLAG(int64_t, max_blob_mib, 256, "largest blob a client may upload, MiB");
 
 namespace {
-volatile std::sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
-
 int Fail(const std::string& msg) {
   std::fprintf(stderr, "kiln_coordinator: %s\n", msg.c_str());
   return 2;
@@ -96,17 +91,13 @@ int main(int argc, char** argv) {
                                       options, server);
   if (!srv.ok()) return Fail(std::string(srv.status().message()));
   if (const std::string pf = absl::GetFlag(FLAGS_port_file); !pf.empty()) {
-    const std::string tmp = pf + ".tmp";
-    std::ofstream(tmp) << (*srv)->port() << "\n";
-    std::rename(tmp.c_str(), pf.c_str());
+    (void)WriteFileAtomically(pf, absl::StrCat((*srv)->port(), "\n"));
   }
   std::printf("kiln_coordinator serving on port %d (state in %s, %s)\n",
               (*srv)->port(), absl::GetFlag(FLAGS_state_dir).c_str(),
               server.auth_token.empty() ? "no token" : "token required");
   std::fflush(stdout);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  while (!g_stop) pause();
+  WaitForStopSignal();
   (*srv)->Shutdown();
   return 0;
 }

@@ -8,15 +8,14 @@
 
 #include <sys/resource.h>
 
-#include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/process.h"
 #include "llm/llmsim_server.h"
 #include "llm/model_profile.h"
 #include "llm/secret.h"
@@ -41,11 +40,6 @@ ABSL_FLAG(std::string, api_key_env, "",
           "name of an environment variable holding the key clients must send; "
           "empty: any key is accepted");
 ABSL_FLAG(int, chunk_tokens, 8, "tokens per streamed chunk");
-
-namespace {
-volatile std::sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
-}  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -101,16 +95,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (const std::string pf = absl::GetFlag(FLAGS_port_file); !pf.empty()) {
-    const std::string tmp = pf + ".tmp";
-    std::ofstream(tmp) << server.port() << "\n";
-    std::rename(tmp.c_str(), pf.c_str());
+    (void)WriteFileAtomically(pf, absl::StrCat(server.port(), "\n"));
   }
   std::printf("kiln_llmsim listening on http://%s:%d (time scale %g)\n",
               o.host.c_str(), server.port(), o.time_scale);
   std::fflush(stdout);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  while (!g_stop) pause();
+  WaitForStopSignal();
   server.Stop();
   return 0;
 }

@@ -1,12 +1,10 @@
 // kiln_fake_worker: a worker whose tasks finish at once without an LLM, for
 // the coordinator's crash tests and its dispatch benchmark.
-#include <unistd.h>
-
-#include <csignal>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/process.h"
 #include "llm/secret.h"
 #include "worker/fake_runner.h"
 #include "worker/session.h"
@@ -19,11 +17,6 @@ ABSL_FLAG(bool, same_content, false, "write the same bytes into every file");
 ABSL_FLAG(absl::Duration, delay, absl::ZeroDuration(), "time each task takes");
 ABSL_FLAG(int64_t, crash_at_assignment, 0,
           "die abruptly when this many assignments have arrived (0: never)");
-
-namespace {
-volatile std::sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
-}  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -41,9 +34,7 @@ int main(int argc, char** argv) {
   so.capabilities.set_llm_slots(absl::GetFlag(FLAGS_slots));
   WorkerSession session(so, &runner);
   session.Start();
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  while (!g_stop) pause();
+  WaitForStopSignal();
   runner.Stop();
   session.Stop();
   std::printf("ran %lld, accepted %lld, rejected %lld, sessions %lld\n",

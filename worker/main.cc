@@ -2,9 +2,7 @@
 // through the configured provider, checks and builds in a sandbox under the
 // cluster semaphore. Stateless: kill it at any time; its leases expire and
 // other workers finish them.
-#include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -12,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/process.h"
 #include "llm/model_profile.h"
 #include "llm/secret.h"
 #include "worker/worker.h"
@@ -51,9 +50,6 @@ ABSL_FLAG(absl::Duration, permit_ttl, absl::Seconds(30),
           "TTL of permit leases (renewed every third of it)");
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "kiln_worker: %s\n", message.c_str());
@@ -108,10 +104,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Start(std::move(o), &models);
   if (!worker.ok()) return Fail(std::string(worker.status().message()));
 
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
   std::fprintf(stderr, "kiln_worker: %s\n", (*worker)->Describe().c_str());
-  while (!g_stop) ::pause();
+  WaitForStopSignal();
   (*worker)->Stop();
   std::fprintf(stderr, "kiln_worker: stopped; %lld attempts reported, %lld accepted\n",
                static_cast<long long>((*worker)->finished()),
