@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/states.h"
 
 namespace kiln {
 namespace cli {
@@ -19,11 +20,6 @@ std::chrono::system_clock::time_point Deadline(absl::Duration d) {
 }
 
 }  // namespace
-
-bool TerminalBatchState(kiln::v1::BatchState s) {
-  return s == kiln::v1::BATCH_STATE_SUCCEEDED || s == kiln::v1::BATCH_STATE_FAILED ||
-         s == kiln::v1::BATCH_STATE_CANCELLED;
-}
 
 Client::Client(Endpoint endpoint, std::shared_ptr<grpc::Channel> channel)
     : endpoint_(std::move(endpoint)),
@@ -205,7 +201,7 @@ absl::Status Client::Watch(const std::string& batch_id, int64_t after_sequence,
       broken_since = absl::InfiniteFuture();
       backoff = absl::Milliseconds(200);
       on_event(event);
-      if ((event.has_batch() && TerminalBatchState(event.batch().state())) ||
+      if ((event.has_batch() && IsTerminal(event.batch().state())) ||
           (stop_at > 0 && last >= stop_at)) {
         ended = true;
         ctx->TryCancel();

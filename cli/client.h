@@ -80,9 +80,6 @@ class Client {
   bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// True for a batch state that will not change again.
-bool TerminalBatchState(kiln::v1::BatchState state);
-
 }  // namespace cli
 }  // namespace kiln
 

@@ -34,6 +34,7 @@
 #include "common/ids.h"
 #include "common/mutex.h"
 #include "common/process.h"
+#include "common/states.h"
 #include "coordinator/dag.h"
 #include "coordinator/spec_parser.h"
 #include "coordinator/spec_validator.h"
@@ -374,7 +375,7 @@ absl::StatusOr<std::string> SubmitOrResume(const Ctx& c, Client* client, const P
   if (!record.batch_id.empty()) {
     absl::StatusOr<kiln::v1::Batch> old =
         client->GetBatch(record.batch_id, kiln::v1::BATCH_VIEW_BASIC);
-    if (old.ok() && !TerminalBatchState(old->state())) {
+    if (old.ok() && !IsTerminal(old->state())) {
       if (record.digest == digest) {
         const auto& t = old->tasks();
         c.out << "kiln: resuming batch " << old->id() << " (" << t.succeeded()
@@ -523,7 +524,7 @@ int CmdWatch(Ctx& c) {
     if (offline) {
       absl::StatusOr<kiln::v1::Batch> b = client->GetBatch(*id, kiln::v1::BATCH_VIEW_BASIC);
       if (!b.ok()) return Fail(b.status());
-      if (!TerminalBatchState(b->state())) {
+      if (!IsTerminal(b->state())) {
         return Fail(absl::FailedPreconditionError(absl::StrCat(
             "batch ", *id, " is ", Name(b->state()),
             " but no kiln process is running it; `kiln run FILE` resumes it")));

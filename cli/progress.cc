@@ -6,20 +6,12 @@
 #include "absl/strings/str_format.h"
 #include "cli/format.h"
 #include "common/proto_time.h"
+#include "common/states.h"
 #include "common/usage.h"
 
 namespace kiln {
 namespace cli {
 namespace {
-
-bool Terminal(kiln::v1::JobState s) {
-  return s == kiln::v1::JOB_STATE_SUCCEEDED || s == kiln::v1::JOB_STATE_FAILED ||
-         s == kiln::v1::JOB_STATE_CANCELLED;
-}
-
-bool WritesFile(kiln::v1::TaskKind k) {
-  return k == kiln::v1::TASK_KIND_GENERATE || k == kiln::v1::TASK_KIND_REPAIR;
-}
 
 std::string JobName(const BatchProgress& p, const std::string& job_id) {
   const JobProgress* j = p.job(job_id);
@@ -47,7 +39,7 @@ std::string Describe(const kiln::v1::Event& e, const BatchProgress& p) {
     const auto& j = e.job();
     const JobProgress* jp = p.job(j.job_id());
     const std::string name = JobName(p, j.job_id());
-    if (Terminal(j.state())) {
+    if (IsTerminal(j.state())) {
       std::string line = absl::StrCat(name, " ", Name(j.state()));
       if (jp != nullptr) absl::StrAppend(&line, ": ", JobTotals(*jp));
       if (!j.error().message().empty()) absl::StrAppend(&line, "; ", j.error().message());
@@ -163,7 +155,7 @@ class TerminalPrinter : public ProgressPrinter {
     std::vector<const JobProgress*> running, finished;
     int queued = 0;
     for (const JobProgress& j : p.jobs()) {
-      if (Terminal(j.state)) {
+      if (IsTerminal(j.state)) {
         finished.push_back(&j);
       } else if (j.state == kiln::v1::JOB_STATE_QUEUED) {
         ++queued;
@@ -337,7 +329,7 @@ int BatchProgress::files_failed() const {
 }
 
 int BatchProgress::jobs_done() const {
-  return SumJobs(jobs_, [](const JobProgress& j) { return Terminal(j.state) ? 1 : 0; });
+  return SumJobs(jobs_, [](const JobProgress& j) { return IsTerminal(j.state) ? 1 : 0; });
 }
 
 std::string TotalsLine(const BatchProgress& p) {

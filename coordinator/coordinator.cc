@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "common/digest.h"
 #include "common/proto_time.h"
+#include "common/states.h"
 #include "common/status.h"
 #include "coordinator/report.h"
 
@@ -36,27 +37,6 @@ std::string SeqPrefix(const std::string& batch_id) {
   std::string k = batch_id;
   k.push_back('\0');
   return k;
-}
-
-bool TerminalBatch(kiln::v1::BatchState s) {
-  return s == kiln::v1::BATCH_STATE_SUCCEEDED ||
-         s == kiln::v1::BATCH_STATE_FAILED ||
-         s == kiln::v1::BATCH_STATE_CANCELLED;
-}
-
-bool TerminalJob(kiln::v1::JobState s) {
-  return s == kiln::v1::JOB_STATE_SUCCEEDED ||
-         s == kiln::v1::JOB_STATE_FAILED || s == kiln::v1::JOB_STATE_CANCELLED;
-}
-
-bool TerminalTask(kiln::v1::TaskState s) {
-  return s == kiln::v1::TASK_STATE_SUCCEEDED ||
-         s == kiln::v1::TASK_STATE_FAILED ||
-         s == kiln::v1::TASK_STATE_CANCELLED;
-}
-
-bool WritesFile(kiln::v1::TaskKind k) {
-  return k == kiln::v1::TASK_KIND_GENERATE || k == kiln::v1::TASK_KIND_REPAIR;
 }
 
 // The n of a task id "<job id>/<n>" (for creation order).
@@ -254,7 +234,7 @@ absl::Status Coordinator::Load() {
         }));
     BatchState& ref = *b;
     batches_[id] = std::move(b);
-    if (!TerminalBatch(ref.record.batch().state())) {
+    if (!IsTerminal(ref.record.batch().state())) {
       KILN_RETURN_IF_ERROR(ReplayBatch(ref));
     }
   }
@@ -434,7 +414,7 @@ void Coordinator::DrainSchedulerEvents() {
     // The attempt that just ended (its record was written this turn): its
     // usage and cost, so watchers can total them from events alone.
     const bool attempt_ended =
-        TerminalTask(e.state) || (e.state == kiln::v1::TASK_STATE_READY && !e.reason.empty());
+        IsTerminal(e.state) || (e.state == kiln::v1::TASK_STATE_READY && !e.reason.empty());
     if (attempt_ended) {
       auto rec = dirty_tasks_.find(e.task_id);
       if (rec != dirty_tasks_.end() && rec->second.attempts_size() > 0) {
@@ -464,7 +444,7 @@ void Coordinator::DrainSchedulerEvents() {
         next = kiln::v1::JOB_STATE_BUILDING;
       }
       kiln::v1::JobState& cur = b->job_states[job];
-      if (!TerminalJob(cur) && cur != next) {
+      if (!IsTerminal(cur) && cur != next) {
         cur = next;
         kiln::v1::Event je;
         je.mutable_job()->set_job_id(job);
@@ -476,7 +456,7 @@ void Coordinator::DrainSchedulerEvents() {
         }
         AddEvent(*b, std::move(je));
       }
-    } else if (TerminalTask(e.state)) {
+    } else if (IsTerminal(e.state)) {
       kiln::v1::Task& rec = TaskRecord(e.task_id);
       rec.set_state(e.state);
       TimeToProto(clock_->Now(), rec.mutable_end_time());
@@ -499,7 +479,7 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
   for (const std::string& job_id : scheduler_.JobIds(id)) {
     auto js = scheduler_.Job(job_id);
     kiln::v1::JobState& cur = b.job_states[job_id];
-    if (js->phase != JobPhase::kRunning && !TerminalJob(cur)) {
+    if (js->phase != JobPhase::kRunning && !IsTerminal(cur)) {
       cur = FromPhase(js->phase);
       kiln::v1::Event je;
       kiln::v1::JobStateChanged* j = je.mutable_job();
@@ -523,7 +503,7 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
       batch_.Put(store_->cf(Cf::kJobs), job_id, rec.SerializeAsString());
     }
     if (cur != kiln::v1::JOB_STATE_QUEUED) any_started = true;
-    if (TerminalJob(cur)) jobs_done++;
+    if (IsTerminal(cur)) jobs_done++;
     if (cur == kiln::v1::JOB_STATE_FAILED) any_failed = true;
     if (cur == kiln::v1::JOB_STATE_CANCELLED) any_cancelled = true;
   }
@@ -534,7 +514,7 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
     TimeToProto(clock_->Now(), batch->mutable_start_time());
   }
   auto totals = scheduler_.Batch(id);
-  if (totals && totals->done && !TerminalBatch(next)) {
+  if (totals && totals->done && !IsTerminal(next)) {
     next = (b.cancel_requested || any_cancelled)
                ? kiln::v1::BATCH_STATE_CANCELLED
                : (any_failed ? kiln::v1::BATCH_STATE_FAILED
@@ -543,7 +523,7 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
   }
   if (next == batch->state()) return;
   batch->set_state(next);
-  if (TerminalBatch(next)) {
+  if (IsTerminal(next)) {
     // Final totals and jobs, for queries after a restart.
     kiln::v1::Batch full = BatchProto(b, kiln::v1::BATCH_VIEW_FULL);
     *batch = full;
@@ -869,7 +849,7 @@ void Coordinator::CancelBatch(const kiln::v1::CancelBatchRequest& request,
         absl::StrCat("batch_id: no batch ", request.batch_id())));
     return;
   }
-  if (b->live && !TerminalBatch(b->record.batch().state())) {
+  if (b->live && !IsTerminal(b->record.batch().state())) {
     const std::string reason =
         request.reason().empty() ? "cancelled by the user" : request.reason();
     b->cancel_requested = true;
@@ -991,7 +971,7 @@ absl::Status Coordinator::ReadEvents(const Store& store,
 }
 
 bool Coordinator::IsFinal(const kiln::v1::Event& event) {
-  return event.has_batch() && TerminalBatch(event.batch().state());
+  return event.has_batch() && IsTerminal(event.batch().state());
 }
 
 // ---------------------------------------------------------------- workers

@@ -7,26 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/proto_time.h"
+#include "common/states.h"
 #include "common/yaml_reader.h"
 #include "coordinator/spec_validator.h"
 
 namespace kiln {
 
 using kiln::v1::TaskKind;
-
-namespace {
-
-bool Terminal(kiln::v1::TaskState s) {
-  return s == kiln::v1::TASK_STATE_SUCCEEDED ||
-         s == kiln::v1::TASK_STATE_FAILED ||
-         s == kiln::v1::TASK_STATE_CANCELLED;
-}
-
-bool WritesFile(TaskKind k) {
-  return k == kiln::v1::TASK_KIND_GENERATE || k == kiln::v1::TASK_KIND_REPAIR;
-}
-
-}  // namespace
 
 struct Scheduler::TaskRec {
   std::string id;
@@ -570,7 +557,7 @@ void Scheduler::Retry(int t, bool capacity, const std::string& reason) {
 
 void Scheduler::Finish(int t, kiln::v1::TaskState s, std::string reason) {
   TaskRec& task = tasks_[t];
-  if (Terminal(task.state)) return;
+  if (IsTerminal(task.state)) return;
   RemoveReady(t);
   if (task.node.kind != kiln::v1::TASK_KIND_BUILD) {
     GroupRec& g = groups_[task.node.prefix_key];
@@ -608,7 +595,7 @@ void Scheduler::CancelDependents(int t, const std::string& reason) {
   while (!stack.empty()) {
     const int d = stack.back();
     stack.pop_back();
-    if (Terminal(tasks_[d].state)) continue;
+    if (IsTerminal(tasks_[d].state)) continue;
     Cancel(d, reason);
     for (int e : tasks_[d].node.dependents) stack.push_back(e);
   }
@@ -714,7 +701,7 @@ void Scheduler::CancelJob(int j, JobPhase phase, const std::string& reason) {
   job.phase = phase;
   job.reason = reason;
   for (int t : job.tasks) {
-    if (!Terminal(tasks_[t].state)) Cancel(t, reason);
+    if (!IsTerminal(tasks_[t].state)) Cancel(t, reason);
   }
   CheckJobDone(j);
 }
