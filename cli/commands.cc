@@ -391,7 +391,9 @@ absl::StatusOr<std::string> SubmitOrResume(const Ctx& c, Client* client, const P
   }
   // A record without a batch id is a submit that may have landed: the same
   // request id finds it. Otherwise a fresh one.
-  if (!(record.batch_id.empty() && record.digest == digest && !record.request_id.empty())) {
+  const bool submit_in_doubt =
+      record.batch_id.empty() && record.digest == digest && !record.request_id.empty();
+  if (!submit_in_doubt) {
     record = RunRecord{digest, NewRequestId(), ""};
     if (absl::Status s = record.Save(record_path); !s.ok()) return s;
   }

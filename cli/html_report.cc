@@ -264,7 +264,6 @@ std::string HtmlReport(const kiln::v1::Report& r, const kiln::v1::Batch& b) {
                   "<th>cache read</th><th>cache write</th><th>output</th><th>cache hit</th>"
                   "<th>cost</th><th>time</th></tr>\n");
   for (const auto& t : r.tasks()) {
-    const bool ran = t.has_start_time() && t.has_end_time();
     absl::StrAppend(
         &out, "<tr", t.on_critical_path() ? " class=\"critical\"" : "", "><td class=\"l\">",
         HtmlEscape(t.job_name()), "</td><td class=\"l\">", Name(t.kind()),
@@ -275,10 +274,7 @@ std::string HtmlReport(const kiln::v1::Report& r, const kiln::v1::Batch& b) {
         "</td><td>", Grouped(t.usage().cache_write_tokens()), "</td><td>",
         Grouped(t.usage().output_tokens()), "</td><td>",
         Percent(t.usage().cache_read_tokens(), PromptTokens(t.usage())), "</td><td>",
-        Usd(t.cost_usd()), "</td><td>",
-        ran ? Seconds(TimeFromProto(t.end_time()) - TimeFromProto(t.start_time()))
-            : (t.result_cache_hit() ? "cached" : "-"),
-        "</td></tr>\n");
+        Usd(t.cost_usd()), "</td><td>", TaskTime(t), "</td></tr>\n");
   }
   out += "</table>\n</body></html>\n";
   return out;

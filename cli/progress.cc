@@ -18,10 +18,14 @@ std::string JobName(const BatchProgress& p, const std::string& job_id) {
   return j != nullptr && !j->name.empty() ? j->name : job_id;
 }
 
+// "12.3k tokens, cache 81.2%, $0.0123".
+std::string Spend(const kiln::v1::Usage& u, double cost_usd) {
+  return absl::StrCat(Compact(PromptTokens(u) + u.output_tokens()), " tokens, cache ",
+                      Percent(u.cache_read_tokens(), PromptTokens(u)), ", ", Usd(cost_usd));
+}
+
 std::string JobTotals(const JobProgress& j) {
-  return absl::StrCat(j.files_done, "/", j.files_total, " files, ", Compact(PromptTokens(j.usage) + j.usage.output_tokens()),
-                      " tokens, cache ", Percent(j.usage.cache_read_tokens(), PromptTokens(j.usage)),
-                      ", ", Usd(j.cost_usd));
+  return absl::StrCat(j.files_done, "/", j.files_total, " files, ", Spend(j.usage, j.cost_usd));
 }
 
 // What a log reader wants to know about `e`; "" when nothing.
@@ -333,11 +337,8 @@ int BatchProgress::jobs_done() const {
 }
 
 std::string TotalsLine(const BatchProgress& p) {
-  const kiln::v1::Usage& u = p.usage();
   return absl::StrCat(p.files_done(), "/", p.files_total(), " files, ", p.jobs_done(), "/",
-                      p.jobs().size(), " jobs, ", Compact(PromptTokens(u) + u.output_tokens()),
-                      " tokens, cache ", Percent(u.cache_read_tokens(), PromptTokens(u)), ", ",
-                      Usd(p.cost_usd()));
+                      p.jobs().size(), " jobs, ", Spend(p.usage(), p.cost_usd()));
 }
 
 std::unique_ptr<ProgressPrinter> MakeTerminalPrinter(std::ostream& out, int width,

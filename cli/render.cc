@@ -193,20 +193,24 @@ std::string FormatReport(const kiln::v1::Report& r, const kiln::v1::Batch& b,
   return out;
 }
 
+std::string TaskTime(const kiln::v1::TaskReport& t) {
+  if (t.has_start_time() && t.has_end_time()) {
+    return Seconds(TimeFromProto(t.end_time()) - TimeFromProto(t.start_time()));
+  }
+  return t.result_cache_hit() ? "cached" : "-";
+}
+
 std::string FormatReportTasks(const kiln::v1::Report& r) {
   std::vector<std::vector<std::string>> rows = {{"JOB", "KIND", "PATH", "STATE", "MODEL",
                                                  "ATT", "WORKER", "FULL", "CACHE-R", "CACHE-W",
                                                  "OUT", "COST", "TIME"}};
   for (const auto& t : r.tasks()) {
-    const bool ran = t.has_start_time() && t.has_end_time();
     rows.push_back(
         {t.job_name(), Name(t.kind()), t.path().empty() ? "-" : t.path(), Name(t.state()),
          t.model().empty() ? "-" : t.model(), absl::StrCat(t.attempts()),
          t.worker_id().empty() ? "-" : t.worker_id(), Grouped(t.usage().input_tokens()),
          Grouped(t.usage().cache_read_tokens()), Grouped(t.usage().cache_write_tokens()),
-         Grouped(t.usage().output_tokens()), Usd(t.cost_usd()),
-         ran ? Seconds(TimeFromProto(t.end_time()) - TimeFromProto(t.start_time()))
-             : (t.result_cache_hit() ? "cached" : "-")});
+         Grouped(t.usage().output_tokens()), Usd(t.cost_usd()), TaskTime(t)});
   }
   return Table(rows);
 }

@@ -33,6 +33,10 @@ std::string FormatReport(const kiln::v1::Report& report, const kiln::v1::Batch& 
 // time.
 std::string FormatReportTasks(const kiln::v1::Report& report);
 
+// A task's time from its first lease to its end, "cached" when the result
+// cache answered it, "-" when it has not run.
+std::string TaskTime(const kiln::v1::TaskReport& task);
+
 }  // namespace cli
 }  // namespace kiln
 
