@@ -14,6 +14,7 @@
 #include "common/states.h"
 #include "common/status.h"
 #include "coordinator/report.h"
+#include "coordinator/trace_spans.h"
 
 namespace kiln {
 
@@ -156,7 +157,8 @@ Coordinator::Coordinator(Store* store, const Clock* clock,
       blobs_(store),
       cache_(store),
       scheduler_(clock, models, options_.scheduler),
-      semaphores_(clock, options_.semaphores) {}
+      semaphores_(clock, options_.semaphores),
+      tracer_(options_.tracer != nullptr ? options_.tracer : &disabled_tracer_) {}
 
 Coordinator::~Coordinator() = default;
 
@@ -459,10 +461,12 @@ void Coordinator::DrainSchedulerEvents() {
     } else if (IsTerminal(e.state)) {
       kiln::v1::Task& rec = TaskRecord(e.task_id);
       rec.set_state(e.state);
-      TimeToProto(clock_->Now(), rec.mutable_end_time());
+      const absl::Time now = clock_->Now();
+      TimeToProto(now, rec.mutable_end_time());
       if (e.state != kiln::v1::TASK_STATE_SUCCEEDED && !e.reason.empty()) {
         rec.mutable_error()->set_message(e.reason);
       }
+      RecordTaskSpan(*tracer_, BatchTraceOf(b->record), rec, now);
     }
     AddEvent(*b, std::move(ev));
   }
@@ -501,6 +505,10 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
       TimeToProto(clock_->Now(), rec.mutable_end_time());
       if (!js->reason.empty()) rec.mutable_error()->set_message(js->reason);
       batch_.Put(store_->cf(Cf::kJobs), job_id, rec.SerializeAsString());
+      if (const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(job_id)) {
+        RecordJobSpan(*tracer_, BatchTraceOf(b.record), rec, spec->repo(),
+                      TimeFromProto(batch->create_time()), clock_->Now());
+      }
     }
     if (cur != kiln::v1::JOB_STATE_QUEUED) any_started = true;
     if (IsTerminal(cur)) jobs_done++;
@@ -539,6 +547,7 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
   }
   AddEvent(b, std::move(be));
   PersistBatch(b);
+  if (IsTerminal(next)) RecordBatchSpan(*tracer_, b.record);
 }
 
 void Coordinator::StageSemaphoreChanges() {
@@ -606,6 +615,12 @@ std::string Coordinator::BatchOf(const std::string& id) const {
 
 void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
                               Done<kiln::v1::SubmitBatchResponse> done) {
+  SubmitBatch(request, TraceContext(), std::move(done));
+}
+
+void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
+                              const TraceContext& parent,
+                              Done<kiln::v1::SubmitBatchResponse> done) {
   if (!request.request_id().empty()) {
     auto it = request_ids_.find(request.request_id());
     if (it != request_ids_.end()) {
@@ -633,6 +648,7 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
   batch->set_jobs_total(static_cast<int>(jobs.size()));
   for (const auto& j : jobs) b->job_states[j] = kiln::v1::JOB_STATE_QUEUED;
   b->record.set_request_id(request.request_id());
+  StartBatchTrace(*tracer_, parent, &b->record);
   BatchState& ref = *b;
   batches_[id] = std::move(b);
   if (!request.request_id().empty()) {
@@ -1328,6 +1344,12 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
           *job->add_files() = *f;
         }
       }
+    }
+  }
+  if (const BatchState* b = FindBatch(BatchOf(d.task_id))) {
+    const TraceContext trace = BatchTraceOf(b->record);
+    if (trace.valid()) {
+      a->set_traceparent(FormatTraceparent(CoordinatorSpanContext(trace, d.task_id)));
     }
   }
   stats_.assignments++;

@@ -46,6 +46,8 @@
 #include "absl/types/optional.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/trace_context.h"
+#include "common/tracer.h"
 #include "coordinator/blob_store.h"
 #include "coordinator/result_cache.h"
 #include "coordinator/scheduler.h"
@@ -70,6 +72,10 @@ struct CoordinatorOptions {
   SemaphoreOptions semaphores;
   // Seed of the id generator; 0 seeds from the OS.
   uint64_t id_seed = 0;
+  // Where the batch, job and task spans go (trace_spans.h); not owned.
+  // Null: none are recorded, but a submitter's trace still reaches the
+  // workers.
+  Tracer* tracer = nullptr;
 };
 
 // Where the core sends messages of one worker session. Implementations
@@ -111,7 +117,12 @@ class Coordinator {
 
   // ---- JobService. `done` runs after the commit that made it durable.
   // INVALID_ARGUMENT naming the field for a bad spec.
+  // `parent` is the caller's span (its traceparent), if any: the batch's
+  // span becomes its child.
   void SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
+                   Done<kiln::v1::SubmitBatchResponse> done);
+  void SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
+                   const TraceContext& parent,
                    Done<kiln::v1::SubmitBatchResponse> done);
   // NOT_FOUND for an unknown batch.
   absl::StatusOr<kiln::v1::Batch> GetBatch(const std::string& batch_id,
@@ -270,6 +281,8 @@ class Coordinator {
   ResultCache cache_;
   Scheduler scheduler_;
   SemaphoreTable semaphores_;
+  Tracer disabled_tracer_;
+  Tracer* const tracer_;
 
   std::map<std::string, std::unique_ptr<BatchState>> batches_;  // by id
   std::unordered_map<std::string, std::string> request_ids_;   // -> batch id

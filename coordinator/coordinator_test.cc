@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/digest.h"
 #include "common/fake_clock.h"
+#include "common/fake_span_sink.h"
 #include "coordinator/spec_validator.h"
 #include "gtest/gtest.h"
 
@@ -90,6 +93,7 @@ class CoordinatorTest : public ::testing::Test {
     CoordinatorOptions o;
     o.lease_ttl = absl::Seconds(30);
     o.id_seed = 7;
+    o.tracer = tracer_;
     auto c = Coordinator::Open(store_.get(), &clock_, &models_, o);
     ASSERT_TRUE(c.ok()) << c.status();
     coord_ = std::move(*c);
@@ -107,14 +111,15 @@ class CoordinatorTest : public ::testing::Test {
     ASSERT_TRUE(coord_->Commit().ok());
   }
 
-  std::string Submit(const std::string& yaml, const std::string& request_id = "") {
+  std::string Submit(const std::string& yaml, const std::string& request_id = "",
+                     const TraceContext& parent = {}) {
     auto parsed = ParseAndValidate(yaml, "t.yaml", models_);
     EXPECT_TRUE(parsed.ok()) << parsed.status();
     kiln::v1::SubmitBatchRequest req;
     *req.mutable_spec() = parsed->batch;
     req.set_request_id(request_id);
     std::string id;
-    coord_->SubmitBatch(req, [&id](absl::StatusOr<kiln::v1::SubmitBatchResponse> r) {
+    coord_->SubmitBatch(req, parent, [&id](absl::StatusOr<kiln::v1::SubmitBatchResponse> r) {
       ASSERT_TRUE(r.ok()) << r.status();
       id = r->batch().id();
     });
@@ -189,6 +194,7 @@ class CoordinatorTest : public ::testing::Test {
 
   FakeClock clock_;
   ModelCatalog models_;
+  Tracer* tracer_ = nullptr;  // set, then Restart(), to trace
   std::string dir_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Coordinator> coord_;
@@ -580,6 +586,131 @@ TEST_F(CoordinatorTest, TasksGoOnlyToWorkersThatServeTheirModel) {
   FakeSink right;
   const std::string s = Register(&right, "any", 4);
   EXPECT_EQ(Drain(right, s), 3);
+}
+
+// ---------------------------------------------------------------- tracing
+
+TEST_F(CoordinatorTest, TracesBatchJobAndTasksUnderTheSubmittersSpan) {
+  FakeSpanSink spans;
+  Tracer tracer("kiln-coordinator", &spans, 1.0);
+  tracer_ = &tracer;
+  Restart();
+  const TraceContext cli = *ParseTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  const std::string id = Submit(kThreeFiles, "", cli);
+  EXPECT_EQ(Batch(id).trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+
+  FakeSink sink;
+  const std::string s = Register(&sink, "w1", 1);
+  // a.js: the first lease expires (a failed attempt), the second succeeds.
+  auto first = sink.TakeAssignments();
+  ASSERT_EQ(first.size(), 1u);
+  clock_.Advance(absl::Seconds(31));
+  Turn();
+  clock_.Advance(absl::Seconds(61));
+  Turn();
+  std::map<std::string, std::string> traceparents;  // path -> traceparent
+  for (auto as = sink.TakeAssignments(); !as.empty(); as = sink.TakeAssignments()) {
+    for (const auto& a : as) {
+      traceparents[a.task().path()] = a.traceparent();
+      Finish(s, a);
+    }
+  }
+  ASSERT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+
+  ASSERT_EQ(spans.Named("batch").size(), 1u);
+  ASSERT_EQ(spans.Named("job").size(), 1u);
+  ASSERT_EQ(spans.Named("task").size(), 3u);
+  const otlp::Span batch = spans.Named("batch")[0];
+  const otlp::Span job = spans.Named("job")[0];
+  for (const otlp::Span& span : spans.spans()) {
+    EXPECT_EQ(absl::BytesToHexString(span.trace_id()), "4bf92f3577b34da6a3ce929d0e0e4736");
+  }
+  EXPECT_EQ(absl::BytesToHexString(batch.parent_span_id()), "00f067aa0ba902b7");
+  EXPECT_EQ(job.parent_span_id(), batch.span_id());
+  EXPECT_EQ(AttrText(job, "kiln.job.name"), "app");
+  EXPECT_EQ(AttrText(job, "kiln.repo"), "./app");
+  EXPECT_EQ(AttrInt(job, "kiln.files.done"), 3);
+  for (const otlp::Span& task : spans.Named("task")) {
+    EXPECT_EQ(task.parent_span_id(), job.span_id());
+    EXPECT_EQ(AttrText(task, "kiln.task.kind"), "GENERATE");
+    EXPECT_EQ(AttrText(task, "kiln.task.state"), "SUCCEEDED");
+    EXPECT_EQ(AttrText(task, "gen_ai.request.model"), "gpt-4o-mini");
+    // The worker's attempt span hangs under the traceparent it was given.
+    const std::string path = AttrText(task, "kiln.file.path");
+    auto tp = ParseTraceparent(traceparents[path]);
+    ASSERT_TRUE(tp.ok()) << path << ": " << traceparents[path];
+    EXPECT_EQ(Bytes(tp->span_id), task.span_id());
+    EXPECT_TRUE(tp->sampled);
+    EXPECT_LE(task.start_time_unix_nano(), task.end_time_unix_nano());
+    if (path == "a.js") {
+      EXPECT_EQ(AttrInt(task, "kiln.attempts"), 2);
+      ASSERT_EQ(task.events_size(), 1);
+      EXPECT_EQ(task.events(0).name(), "attempt.failed");
+    } else {
+      EXPECT_EQ(task.events_size(), 0);
+    }
+    EXPECT_EQ(AttrInt(task, "gen_ai.usage.output_tokens"), 50);
+  }
+  EXPECT_EQ(AttrText(batch, "kiln.batch.state"), "SUCCEEDED");
+  EXPECT_EQ(AttrInt(batch, "gen_ai.usage.output_tokens"), 150);
+  EXPECT_EQ(AttrInt(batch, "gen_ai.usage.input_tokens"), 1200);  // 3 x (100 + 300)
+  EXPECT_EQ(AttrInt(batch, "gen_ai.usage.cache_read.input_tokens"), 900);
+  EXPECT_EQ(batch.status().code(), 0);  // unset: no error
+}
+
+TEST_F(CoordinatorTest, AnUnsampledSubmitterMeansNoTrace) {
+  FakeSpanSink spans;
+  Tracer tracer("kiln-coordinator", &spans, 1.0);
+  tracer_ = &tracer;
+  Restart();
+  const std::string id = Submit(kThreeFiles, "", *ParseTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+  FakeSink sink;
+  const std::string s = Register(&sink, "w1", 4);
+  auto as = sink.TakeAssignments();
+  ASSERT_FALSE(as.empty());
+  EXPECT_TRUE(as[0].traceparent().empty());
+  Drain(sink, s);
+  EXPECT_TRUE(Batch(id).trace_id().empty());
+  EXPECT_TRUE(spans.spans().empty());
+}
+
+TEST_F(CoordinatorTest, WithoutASubmitterSpanTheBatchSpanIsTheRoot) {
+  FakeSpanSink spans;
+  Tracer tracer("kiln-coordinator", &spans, 1.0);
+  tracer_ = &tracer;
+  Restart();
+  const std::string id = Submit(kThreeFiles);
+  EXPECT_EQ(Batch(id).trace_id().size(), 32u);
+  FakeSink sink;
+  Drain(sink, Register(&sink, "w1", 4));
+  ASSERT_EQ(spans.Named("batch").size(), 1u);
+  EXPECT_TRUE(spans.Named("batch")[0].parent_span_id().empty());
+  EXPECT_EQ(spans.spans().size(), 5u);  // batch, job, 3 tasks
+}
+
+TEST_F(CoordinatorTest, NoTracerNoTraceUnlessTheSubmitterHasOne) {
+  const std::string id = Submit(kThreeFiles);
+  EXPECT_TRUE(Batch(id).trace_id().empty());
+  // A traced submitter's trace still reaches the workers.
+  // (Other instructions: the same file would follow the first batch's.)
+  const std::string other = absl::StrReplaceAll(kThreeFiles, {{"write a", "write A"}});
+  const std::string traced = Submit(other, "", *ParseTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  EXPECT_EQ(Batch(traced).trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  FakeSink sink;
+  Register(&sink, "w1", 8);
+  int with = 0;
+  for (const auto& a : sink.TakeAssignments()) {
+    if (a.task().batch_id() == traced) {
+      EXPECT_FALSE(a.traceparent().empty());
+      ++with;
+    } else {
+      EXPECT_TRUE(a.traceparent().empty());
+    }
+  }
+  EXPECT_EQ(with, 1);
 }
 
 }  // namespace

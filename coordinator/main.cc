@@ -12,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/process.h"
+#include "common/telemetry_flags.h"
 #include "coordinator/semaphore.h"
 #include "coordinator/server.h"
 #include "coordinator/store.h"
@@ -85,6 +86,10 @@ int main(int argc, char** argv) {
     server.auth_token = token->Reveal();
   }
 
+  absl::StatusOr<std::unique_ptr<Telemetry>> telemetry = StartTelemetryFromFlags();
+  if (!telemetry.ok()) return Fail(absl::StrCat("--", telemetry.status().message()));
+  options.tracer = (*telemetry)->NewTracer("kiln-coordinator");
+
   auto store = Store::Open(absl::GetFlag(FLAGS_state_dir));
   if (!store.ok()) return Fail(std::string(store.status().message()));
   auto srv = CoordinatorServer::Start(store->get(), RealClock(), &models,
@@ -99,5 +104,6 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   WaitForStopSignal();
   (*srv)->Shutdown();
+  (*telemetry)->Shutdown(absl::Seconds(10));  // spans of the last turns
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/grpc_trace.h"
 #include "common/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -413,9 +414,11 @@ class JobServiceImpl : public kiln::v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* SubmitBatch(
       grpc::CallbackServerContext* ctx, const kiln::v1::SubmitBatchRequest* req,
       kiln::v1::SubmitBatchResponse* resp) override {
+    // The submitter's span (W3C traceparent in the call's metadata).
+    const TraceContext parent = ExtractTraceparent(*ctx);
     return OnLoopAsync(impl_, ctx, req, resp,
-                       [](Coordinator& core, const auto& r, auto done) {
-                         core.SubmitBatch(r, std::move(done));
+                       [parent](Coordinator& core, const auto& r, auto done) {
+                         core.SubmitBatch(r, parent, std::move(done));
                        });
   }
 
