@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/grpc_trace.h"
 #include "common/states.h"
 
 namespace kiln {
@@ -78,8 +79,9 @@ absl::Status Client::Explain(const grpc::Status& status) const {
 }
 
 absl::StatusOr<kiln::v1::SubmitBatchResponse> Client::Submit(
-    const kiln::v1::SubmitBatchRequest& request) {
+    const kiln::v1::SubmitBatchRequest& request, const TraceContext& trace) {
   auto ctx = Context(kCallTimeout);
+  InjectTraceparent(trace, ctx.get());
   kiln::v1::SubmitBatchResponse response;
   grpc::Status s = stub_->SubmitBatch(ctx.get(), request, &response);
   if (!s.ok()) return Explain(s);

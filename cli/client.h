@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "common/trace_context.h"
 #include "grpcpp/grpcpp.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 
@@ -32,8 +33,10 @@ class Client {
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const Endpoint& endpoint,
                                                          absl::Duration timeout);
 
+  // `trace`: the caller's span, sent as the call's traceparent (the batch's
+  // span becomes its child).
   absl::StatusOr<kiln::v1::SubmitBatchResponse> Submit(
-      const kiln::v1::SubmitBatchRequest& request);
+      const kiln::v1::SubmitBatchRequest& request, const TraceContext& trace = {});
   absl::StatusOr<kiln::v1::Batch> GetBatch(const std::string& batch_id,
                                            kiln::v1::BatchView view);
   absl::StatusOr<kiln::v1::ListBatchesResponse> ListBatches(

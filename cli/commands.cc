@@ -35,6 +35,8 @@
 #include "common/mutex.h"
 #include "common/process.h"
 #include "common/states.h"
+#include "common/telemetry.h"
+#include "common/tracer.h"
 #include "coordinator/dag.h"
 #include "coordinator/spec_parser.h"
 #include "coordinator/spec_validator.h"
@@ -109,6 +111,9 @@ struct Ctx {
   Settings settings;
   std::ostream& out = std::cout;
   std::ostream& err = std::cerr;
+  // --otlp_endpoint's exporter (off without one) and the CLI's tracer.
+  Telemetry* telemetry = nullptr;
+  Tracer* tracer = nullptr;
 };
 
 int Fail(const absl::Status& status) {
@@ -365,10 +370,11 @@ struct RunRecord {
   }
 };
 
-// Submits `spec` to the embedded coordinator, or finds the batch an earlier
-// run of the same file left unfinished.
+// Submits `spec` to the embedded coordinator (under the span `trace`), or
+// finds the batch an earlier run of the same file left unfinished (it keeps
+// the trace it started with).
 absl::StatusOr<std::string> SubmitOrResume(const Ctx& c, Client* client, const ParsedSpec& spec,
-                                           const std::string& file) {
+                                           const std::string& file, const TraceContext& trace) {
   const std::string record_path = RunRecord::PathFor(c.settings.Get("state_dir"), file);
   RunRecord record = RunRecord::Load(record_path);
   const std::string digest = Sha256Hex(spec.batch.SerializeAsString());
@@ -398,7 +404,7 @@ absl::StatusOr<std::string> SubmitOrResume(const Ctx& c, Client* client, const P
     if (absl::Status s = record.Save(record_path); !s.ok()) return s;
   }
   absl::StatusOr<kiln::v1::SubmitBatchResponse> r =
-      client->Submit(SubmitRequest(spec, record.request_id));
+      client->Submit(SubmitRequest(spec, record.request_id), trace);
   if (!r.ok()) return r.status();
   record.batch_id = r->batch().id();
   if (absl::Status s = record.Save(record_path); !s.ok()) return s;
@@ -423,7 +429,31 @@ LocalClusterOptions EmbeddedOptions(const Settings& s) {
   return o;
 }
 
-int CmdRun(Ctx& c) {
+// Runs `body` under a span named `name` (the root of the batch's trace
+// when the CLI traces): the exit code and, for failures, an error status.
+template <typename Fn>
+int Traced(Ctx& c, const std::string& name, Fn body) {
+  Span span = c.tracer->StartRootSpan(name, absl::Now(), SpanKind::kClient);
+  span.SetString("kiln.command", c.command->name);
+  if (!c.args.positional.empty()) span.SetString("kiln.spec.file", c.args.positional[0]);
+  const int rc = body(&span);
+  span.SetInt("kiln.exit_code", rc);
+  if (rc != 0) {
+    span.SetError(rc == kExitInterrupted ? "INTERRUPTED" : "EXIT_CODE",
+                  absl::StrCat("exit code ", rc), absl::Now());
+  }
+  span.End(absl::Now());
+  return rc;
+}
+
+// "kiln: trace <id>" with where to see it, when this process exports.
+void PrintTrace(const Ctx& c, const kiln::v1::Batch& batch) {
+  if (batch.trace_id().empty() || !c.telemetry->enabled()) return;
+  c.out << "kiln: trace " << batch.trace_id() << " (exported to "
+        << c.telemetry->endpoint() << "; in Jaeger: /trace/" << batch.trace_id() << ")\n";
+}
+
+int RunBatch(Ctx& c, Span* span) {
   const std::string file = c.args.positional[0];
   absl::StatusOr<ModelCatalog> models = Models(c);
   if (!models.ok()) return Fail(models.status());
@@ -435,8 +465,9 @@ int CmdRun(Ctx& c) {
   std::string batch_id;
   if (embedded) {
     if (absl::Status s = Validate(*spec, *models); !s.ok()) return Fail(s);
-    absl::StatusOr<std::unique_ptr<LocalCluster>> lc =
-        LocalCluster::Start(EmbeddedOptions(c.settings), &*models);
+    LocalClusterOptions lo = EmbeddedOptions(c.settings);
+    lo.telemetry = c.telemetry;
+    absl::StatusOr<std::unique_ptr<LocalCluster>> lc = LocalCluster::Start(lo, &*models);
     if (!lc.ok()) return Fail(lc.status());
     cluster = std::move(*lc);
     absl::StatusOr<std::unique_ptr<Client>> cl =
@@ -444,7 +475,8 @@ int CmdRun(Ctx& c) {
     if (!cl.ok()) return Fail(cl.status());
     client = std::move(*cl);
     c.out << "kiln: " << cluster->Describe() << "\n";
-    absl::StatusOr<std::string> id = SubmitOrResume(c, client.get(), *spec, file);
+    absl::StatusOr<std::string> id =
+        SubmitOrResume(c, client.get(), *spec, file, span->context());
     if (!id.ok()) return Fail(id.status());
     batch_id = *id;
   } else {
@@ -452,11 +484,15 @@ int CmdRun(Ctx& c) {
     if (!cl.ok()) return Fail(cl.status());
     client = std::move(*cl);
     absl::StatusOr<kiln::v1::SubmitBatchResponse> r =
-        client->Submit(SubmitRequest(*spec, NewRequestId()));
+        client->Submit(SubmitRequest(*spec, NewRequestId()), span->context());
     if (!r.ok()) return Fail(r.status());
     batch_id = r->batch().id();
   }
+  span->SetString("kiln.batch.id", batch_id);
   c.out << "kiln: batch " << batch_id << " from " << file << "\n";
+  if (auto b = client->GetBatch(batch_id, kiln::v1::BATCH_VIEW_BASIC); b.ok()) {
+    PrintTrace(c, *b);
+  }
   c.out.flush();
 
   absl::StatusOr<kiln::v1::Batch> batch = Follow(c, client.get(), batch_id);
@@ -490,7 +526,11 @@ int CmdRun(Ctx& c) {
   return ExitFor(batch->state());
 }
 
-int CmdSubmit(Ctx& c) {
+int CmdRun(Ctx& c) {
+  return Traced(c, "kiln run", [&c](Span* span) { return RunBatch(c, span); });
+}
+
+int SubmitBatch(Ctx& c, Span* span) {
   absl::StatusOr<ModelCatalog> models = Models(c);
   if (!models.ok()) return Fail(models.status());
   absl::StatusOr<ParsedSpec> spec = LoadSpec(c.args.positional[0]);
@@ -498,10 +538,16 @@ int CmdSubmit(Ctx& c) {
   absl::StatusOr<std::unique_ptr<Client>> client = Connect(c, nullptr, &*models);
   if (!client.ok()) return Fail(client.status());
   const std::string id = c.args.Get("request_id", NewRequestId());
-  absl::StatusOr<kiln::v1::SubmitBatchResponse> r = (*client)->Submit(SubmitRequest(*spec, id));
+  absl::StatusOr<kiln::v1::SubmitBatchResponse> r =
+      (*client)->Submit(SubmitRequest(*spec, id), span->context());
   if (!r.ok()) return Fail(r.status());
+  span->SetString("kiln.batch.id", r->batch().id());
   c.out << r->batch().id() << "\n";
   return 0;
+}
+
+int CmdSubmit(Ctx& c) {
+  return Traced(c, "kiln submit", [&c](Span* span) { return SubmitBatch(c, span); });
 }
 
 // The commands that read or change one batch share their setup.
@@ -873,8 +919,18 @@ int Main(int argc, char** argv) {
   }
   absl::StatusOr<Settings> settings = Settings::Resolve(*args, ProcessEnv());
   if (!settings.ok()) return Fail(settings.status());
+  TelemetryOptions to;
+  to.otlp_endpoint = settings->Get("otlp_endpoint");
+  to.sample_ratio = settings->Double("trace_sample_ratio");
+  absl::StatusOr<std::unique_ptr<Telemetry>> telemetry = Telemetry::Start(to);
+  if (!telemetry.ok()) return Fail(telemetry.status());
   Ctx c{&entry->command, std::move(*args), std::move(*settings)};
-  return entry->run(c);
+  c.telemetry = telemetry->get();
+  c.tracer = (*telemetry)->NewTracer("kiln-cli");
+  const int rc = entry->run(c);
+  // The spans of the run (and of an embedded cluster) go out before exit.
+  (*telemetry)->Shutdown(absl::Seconds(5));
+  return rc;
 }
 
 }  // namespace cli

@@ -70,6 +70,11 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   }
   co.semaphores.permits = *permits;
   co.semaphores.default_ttl = absl::Seconds(10);
+  Tracer* worker_tracer = nullptr;
+  if (options.telemetry != nullptr) {
+    co.tracer = options.telemetry->NewTracer("kiln-coordinator");
+    worker_tracer = options.telemetry->NewTracer("kiln-worker");
+  }
 
   auto store = Store::Open(options.state_dir + "/coordinator");
   if (!store.ok()) {
@@ -119,6 +124,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
     wo.shared_provider = c->provider_.get();
     wo.sandbox = options.sandbox;
     wo.permit_ttl = absl::Seconds(10);
+    wo.runner.tracer = worker_tracer;
     wo.runner.work_dir = absl::StrCat(options.state_dir, "/workers/", wo.worker_id);
     wo.runner.build_slots = options.build_slots > 0
                                 ? options.build_slots

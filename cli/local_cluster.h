@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "cli/client.h"
+#include "common/telemetry.h"
 #include "coordinator/server.h"
 #include "coordinator/store.h"
 #include "llm/model_profile.h"
@@ -40,6 +41,10 @@ struct LocalClusterOptions {
   std::string permits = "compile=2";
   std::string sandbox = "bwrap";
   ProviderConfig provider;
+  // The CLI's tracing (not owned; null: none): the coordinator's and the
+  // workers' spans go through it as services kiln-coordinator and
+  // kiln-worker.
+  Telemetry* telemetry = nullptr;
 };
 
 class LocalCluster {

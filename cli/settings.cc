@@ -61,6 +61,12 @@ std::vector<SettingSpec> BuildSettings() {
        "repairs)",
        {}, 0, 1},
       {"sim_seed", T::kInt, "N", "1", "sim provider: random seed", {}, 0, 1e15},
+      {"otlp_endpoint", T::kString, "HOST:PORT", "",
+       "export trace spans over OTLP/gRPC to this receiver (Jaeger: localhost:4317; "
+       "http:// or https:// may prefix it); the embedded coordinator and workers "
+       "export there too; empty: tracing off"},
+      {"trace_sample_ratio", T::kDouble, "P", "1",
+       "share of the batches this command starts that are traced", {}, 0, 1},
   };
 }
 

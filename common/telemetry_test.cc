@@ -26,7 +26,7 @@ TEST(TelemetryTest, SpansOfTwoServicesReachTheReceiver) {
   ASSERT_TRUE(t.ok()) << t.status();
   Tracer* coordinator = (*t)->NewTracer("kiln-coordinator");
   Tracer* worker = (*t)->NewTracer("kiln-worker");
-  Span task = coordinator->StartSpan("task", {}, kT0);
+  Span task = coordinator->StartRootSpan("task", kT0);
   Span attempt = worker->StartSpan("attempt", task.context(), kT0);
   attempt.SetString("gen_ai.request.model", "kimi-k2").End(kT0 + absl::Seconds(1));
   task.End(kT0 + absl::Seconds(2));
@@ -47,7 +47,7 @@ TEST(TelemetryTest, AnUnavailableReceiverIsRetried) {
   receiver.FailNext(2, grpc::StatusCode::UNAVAILABLE);
   auto t = Telemetry::Start(To(receiver));
   ASSERT_TRUE(t.ok()) << t.status();
-  (*t)->NewTracer("kiln-cli")->StartSpan("kiln run", {}, kT0).End(kT0);
+  (*t)->NewTracer("kiln-cli")->StartRootSpan("kiln run", kT0).End(kT0);
   (*t)->Shutdown(absl::Seconds(30));
   EXPECT_EQ(receiver.exports(), 3);
   EXPECT_EQ(receiver.spans().size(), 1u);

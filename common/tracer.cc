@@ -161,28 +161,33 @@ SpanId Tracer::RandomSpanId() {
   return id;
 }
 
+Span Tracer::StartRootSpan(absl::string_view name, absl::Time start, SpanKind kind) {
+  const TraceContext trace = NewTrace();
+  if (!trace.valid()) return Span();
+  return StartSpanWithId(name, trace, RandomSpanId(), start, kind);
+}
+
 Span Tracer::StartSpan(absl::string_view name, const TraceContext& parent,
                        absl::Time start, SpanKind kind) {
-  if (!parent.valid() && !enabled()) return Span();
+  if (!parent.valid()) return Span();
   return StartSpanWithId(name, parent, RandomSpanId(), start, kind);
 }
 
 Span Tracer::StartSpanWithId(absl::string_view name, const TraceContext& parent,
                              const SpanId& id, absl::Time start, SpanKind kind) {
   Span span;
-  TraceContext trace = parent.valid() ? parent : NewTrace();
-  if (!trace.valid()) return span;
-  span.ctx_.trace_id = trace.trace_id;
+  if (!parent.valid()) return span;
+  span.ctx_.trace_id = parent.trace_id;
   span.ctx_.span_id = id;
-  span.ctx_.sampled = trace.sampled;
-  if (!enabled() || !trace.sampled) return span;
+  span.ctx_.sampled = parent.sampled;
+  if (!enabled() || !parent.sampled) return span;
   span.sink_ = sink_;
   span.resource_ = resource_;
   span.proto_ = std::make_unique<otlp::Span>();
   otlp::Span& p = *span.proto_;
-  p.set_trace_id(Bytes(trace.trace_id));
+  p.set_trace_id(Bytes(parent.trace_id));
   p.set_span_id(Bytes(id));
-  if (parent.valid() && parent.has_span()) p.set_parent_span_id(Bytes(parent.span_id));
+  if (parent.has_span()) p.set_parent_span_id(Bytes(parent.span_id));
   p.set_name(std::string(name));
   p.set_kind(static_cast<otlp::Span::SpanKind>(kind));
   p.set_start_time_unix_nano(UnixNanos(start));

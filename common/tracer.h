@@ -112,9 +112,13 @@ class Tracer {
   // context when the tracer is disabled.
   TraceContext NewTrace();
 
-  // A span under `parent` (its trace and span). With an invalid parent the
-  // span starts a new trace. Records when the tracer is enabled and the
-  // trace sampled.
+  // The root span of a new trace (NewTrace). Records when the tracer is
+  // enabled and the trace sampled.
+  Span StartRootSpan(absl::string_view name, absl::Time start,
+                     SpanKind kind = SpanKind::kInternal);
+  // A span under `parent` (its trace and span). Records when the tracer is
+  // enabled and the trace sampled; with an invalid parent (the work is not
+  // traced) it records nothing and has no context.
   Span StartSpan(absl::string_view name, const TraceContext& parent,
                  absl::Time start, SpanKind kind = SpanKind::kInternal);
   // The same with a given span id (DerivedSpanId), for spans the

@@ -13,7 +13,7 @@ const absl::Time kT0 = absl::FromUnixSeconds(1800000000);
 TEST(TracerTest, ChildSpansShareTheTraceAndNameTheirParent) {
   FakeSpanSink sink;
   Tracer tracer("kiln-test", &sink, 1.0);
-  Span root = tracer.StartSpan("batch", {}, kT0);
+  Span root = tracer.StartRootSpan("batch", kT0);
   ASSERT_TRUE(root.recording());
   Span child = tracer.StartSpan("job", root.context(), kT0 + absl::Seconds(1),
                                 SpanKind::kClient);
@@ -44,7 +44,7 @@ TEST(TracerTest, ChildSpansShareTheTraceAndNameTheirParent) {
 TEST(TracerTest, AnErrorIsAStatusAndAnExceptionEvent) {
   FakeSpanSink sink;
   Tracer tracer("kiln-test", &sink, 1.0);
-  Span s = tracer.StartSpan("check", {}, kT0);
+  Span s = tracer.StartRootSpan("check", kT0);
   s.SetError("CHECK_FAILED", "exit 1: SyntaxError", kT0 + absl::Seconds(2));
   s.End(kT0 + absl::Seconds(2));
   const otlp::Span got = sink.spans().at(0);
@@ -73,7 +73,7 @@ TEST(TracerTest, AnUnsampledTraceRecordsNothingButPropagates) {
 TEST(TracerTest, ADisabledTracerPassesARemoteContextOn) {
   Tracer off;
   EXPECT_FALSE(off.NewTrace().valid());
-  EXPECT_FALSE(off.StartSpan("batch", {}, kT0).context().valid());
+  EXPECT_FALSE(off.StartRootSpan("batch", kT0).context().valid());
   TraceContext parent = *ParseTraceparent(
       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   Span s = off.StartSpan("task", parent, kT0);
@@ -85,11 +85,19 @@ TEST(TracerTest, ADisabledTracerPassesARemoteContextOn) {
 TEST(TracerTest, RatioZeroSamplesNoNewTrace) {
   FakeSpanSink sink;
   Tracer tracer("kiln-test", &sink, 0.0);
-  Span s = tracer.StartSpan("batch", {}, kT0);
+  Span s = tracer.StartRootSpan("batch", kT0);
   EXPECT_TRUE(s.context().valid());
   EXPECT_FALSE(s.recording());
   s.End(kT0);
   EXPECT_TRUE(sink.spans().empty());
+}
+
+TEST(TracerTest, NoParentNoSpan) {
+  FakeSpanSink sink;
+  Tracer tracer("kiln-worker", &sink, 1.0);
+  Span s = tracer.StartSpan("llm.request", TraceContext(), kT0);
+  EXPECT_FALSE(s.recording());
+  EXPECT_FALSE(s.context().valid());
 }
 
 TEST(TracerTest, DerivedIdsAreUsedAsGiven) {

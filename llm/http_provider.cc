@@ -129,6 +129,11 @@ std::unique_ptr<LlmCall> HttpProvider::Start(const kiln::v1::Prompt& prompt,
   HttpRequest req;
   req.url = absl::StrCat(absl::StripSuffix(options_.base_url, "/"), wire_->path());
   req.headers = wire_->Headers(options_.api_key.Reveal());
+  // W3C Trace Context: the provider (or a proxy in front of it) may join
+  // the trace; kiln_llmsim does.
+  if (!prompt.traceparent().empty()) {
+    req.headers.push_back(absl::StrCat("traceparent: ", prompt.traceparent()));
+  }
   req.body = wire_->RequestBody(prompt, options_.default_max_tokens);
   req.connect_timeout = options_.connect_timeout;
   auto shared_req = std::make_shared<const HttpRequest>(std::move(req));

@@ -16,6 +16,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/process.h"
+#include "common/telemetry_flags.h"
 #include "llm/llmsim_server.h"
 #include "llm/model_profile.h"
 #include "llm/secret.h"
@@ -89,6 +90,13 @@ int main(int argc, char** argv) {
     }
     o.api_key = key->Reveal();
   }
+  absl::StatusOr<std::unique_ptr<Telemetry>> telemetry = StartTelemetryFromFlags();
+  if (!telemetry.ok()) {
+    std::fprintf(stderr, "kiln_llmsim: --%s\n",
+                 std::string(telemetry.status().message()).c_str());
+    return 2;
+  }
+  o.tracer = (*telemetry)->NewTracer("kiln-llmsim");
   LlmSimServer server(&llm, o);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "kiln_llmsim: %s\n", std::string(s.message()).c_str());
@@ -102,5 +110,6 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   WaitForStopSignal();
   server.Stop();
+  (*telemetry)->Shutdown(absl::Seconds(10));
   return 0;
 }

@@ -20,6 +20,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/trace_attributes.h"
+#include "common/trace_context.h"
 #include "llm/anthropic_wire.h"
 #include "llm/openai_wire.h"
 #include "nlohmann/json.hpp"
@@ -407,6 +409,25 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
       return;
     }
     const std::string model = parsed->prompt.model();
+    // The server span of a traced call (the caller's llm.request is its
+    // parent): from arrival to the planned last byte.
+    Span span;
+    if (options_.tracer != nullptr) {
+      if (absl::StatusOr<TraceContext> parent = ParseTraceparent(header("traceparent"));
+          parent.ok()) {
+        span = options_.tracer->StartSpan(absl::StrCat("chat ", model), *parent,
+                                          absl::Now(), SpanKind::kServer);
+        span.SetString("gen_ai.operation.name", "chat")
+            .SetString("gen_ai.system", openai ? "openai" : "anthropic")
+            .SetString("gen_ai.request.model", model)
+            .SetString("url.path", req.path);
+      }
+    }
+    auto end_span = [&span](int status, absl::string_view error, absl::Time end) {
+      span.SetInt("http.response.status_code", status);
+      if (!error.empty()) span.SetError(absl::StrCat(status), error, end);
+      span.End(end);
+    };
     absl::StatusOr<SimAnswer> answer =
         llm_->Respond(parsed->prompt, parsed->cache_points, SimNow());
     if (!answer.ok()) {
@@ -422,6 +443,7 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
                    : AnthropicError(code,
                                     code == 404 ? "not_found_error" : "invalid_request_error",
                                     code == 404 ? absl::StrCat("model: ", model) : msg));
+      end_span(code, msg, absl::Now());
       Pump(c);
       return;
     }
@@ -445,6 +467,7 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
       e.headers["retry-after-ms"] = absl::StrCat(absl::ToInt64Milliseconds(real));
       last_retry_after_ms_ = absl::ToInt64Milliseconds(real);
       error(e);
+      end_span(429, "rate limited", absl::Now());
       Pump(c);
       return;
     }
@@ -454,8 +477,29 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
                                  "request. Sorry about that!",
                                  "server_error", "")
                    : AnthropicError(529, "overloaded_error", "Overloaded"));
+      end_span(openai ? 500 : 529, "injected server error", absl::Now());
       Pump(c);
       return;
+    }
+    if (span.recording()) {
+      kiln::v1::Usage usage;
+      usage.set_input_tokens(r.usage.input);
+      usage.set_cache_read_tokens(r.usage.cache_read);
+      usage.set_cache_write_tokens(r.usage.cache_write);
+      usage.set_output_tokens(r.usage.output);
+      usage.set_requests(1);
+      SetUsageAttributes(usage, r.cost_usd, &span);
+      // The id in the body, as the client reads it.
+      span.SetString("gen_ai.response.id",
+                     absl::StrCat(openai ? "chatcmpl-" : "msg_", answer->request_id))
+          .SetBool("kiln.llmsim.stream", parsed->stream);
+    }
+    const absl::Duration to_done = std::max(absl::ZeroDuration(), RealAt(r.done_at) - now_real);
+    if (r.fault == SimFault::kNone) {
+      end_span(200, "", absl::Now() + to_done);
+    } else {  // the stream is cut part way
+      end_span(200, r.fault == SimFault::kStall ? "injected stall" : "injected drop",
+               absl::Now() + to_done * r.fault_fraction);
     }
     const std::map<std::string, std::string> ids = {
         {openai ? "x-request-id" : "request-id", request_id}};

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/tracer.h"
 #include "llm/sim_llm.h"
 
 namespace kiln {
@@ -36,6 +37,9 @@ struct LlmSimServerOptions {
   std::string api_key;
   // A stalled stream is closed after this long (real time).
   absl::Duration max_stall = absl::Minutes(10);
+  // Where the server span of each API call that carries a W3C traceparent
+  // header goes (not owned). Null: none are recorded.
+  Tracer* tracer = nullptr;
 };
 
 struct LlmSimStats {

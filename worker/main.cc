@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/process.h"
+#include "common/telemetry_flags.h"
 #include "llm/model_profile.h"
 #include "llm/secret.h"
 #include "worker/worker.h"
@@ -101,6 +102,9 @@ int main(int argc, char** argv) {
   ro.check_timeout = absl::GetFlag(FLAGS_check_timeout);
   ro.build_timeout = absl::GetFlag(FLAGS_build_timeout);
   ro.semaphore = absl::GetFlag(FLAGS_semaphore);
+  absl::StatusOr<std::unique_ptr<Telemetry>> telemetry = StartTelemetryFromFlags();
+  if (!telemetry.ok()) return Fail(absl::StrCat("--", telemetry.status().message()));
+  ro.tracer = (*telemetry)->NewTracer("kiln-worker");
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Start(std::move(o), &models);
   if (!worker.ok()) return Fail(std::string(worker.status().message()));
 
@@ -110,5 +114,6 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "kiln_worker: stopped; %lld attempts reported, %lld accepted\n",
                static_cast<long long>((*worker)->finished()),
                static_cast<long long>((*worker)->accepted()));
+  (*telemetry)->Shutdown(absl::Seconds(10));
   return 0;
 }

@@ -7,7 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "common/proto_time.h"
+#include "common/trace_attributes.h"
+#include "common/usage.h"
 #include "common/repo_path.h"
 #include "worker/plan.h"
 
@@ -43,6 +46,10 @@ struct Runner::Attempt {
   PromptInputs inputs;
   int plan_tries = 0;
   kiln::v1::Artifact artifact;  // GENERATE/REPAIR: the written file
+  // Spans (recording only when the batch is traced). Like `rec`, touched by
+  // one stage at a time.
+  Span span;  // "attempt"
+  Span llm;   // the llm.request in flight
   Mutex mu;
   std::unique_ptr<LlmCall> call ABSL_GUARDED_BY(mu);
   bool first_token ABSL_GUARDED_BY(mu) = false;
@@ -75,12 +82,30 @@ std::string Seconds(absl::Duration d) {
   return absl::StrFormat("%.2fs", absl::ToDoubleSeconds(d));
 }
 
+kiln::v1::Usage UsageOf(const LlmResult& r) {
+  kiln::v1::Usage u;
+  u.set_input_tokens(r.usage.input);
+  u.set_cache_read_tokens(r.usage.cache_read);
+  u.set_cache_write_tokens(r.usage.cache_write);
+  u.set_output_tokens(r.usage.output);
+  u.set_requests(std::max(1, r.attempts - r.rate_limited));
+  u.set_rate_limited(r.rate_limited);
+  return u;
+}
+
+std::string OutcomeName(TaskResult::Outcome o) {
+  absl::string_view name = TaskResult::Outcome_Name(o);
+  absl::ConsumePrefix(&name, "OUTCOME_");
+  return std::string(name);
+}
+
 }  // namespace
 
 Runner::Runner(RunnerOptions options, Provider* provider,
                const ModelCatalog* models, Sandbox* sandbox,
                PermitSource* permits)
     : options_(Absolute(std::move(options))),
+      tracer_(options_.tracer != nullptr ? options_.tracer : &disabled_tracer_),
       provider_(provider),
       models_(models),
       sandbox_(sandbox),
@@ -148,6 +173,24 @@ void Runner::Run(const kiln::v1::Assignment& assignment, WorkerPort* port) {
   at->rec.set_worker_id(port->worker_id());
   at->rec.set_model(assignment.task().model());
   TimeToProto(at->start, at->rec.mutable_start_time());
+  // The attempt's span, under the coordinator's task span. No traceparent:
+  // the batch is not traced.
+  if (absl::StatusOr<TraceContext> parent = ParseTraceparent(assignment.traceparent());
+      parent.ok()) {
+    const kiln::v1::Task& task = assignment.task();
+    at->span = tracer_->StartSpan("attempt", *parent, at->start);
+    at->span.SetString("kiln.task.id", task.id())
+        .SetString("kiln.task.kind", TaskKindName(task.kind()))
+        .SetString("kiln.job.id", task.job_id())
+        .SetString("kiln.repo", RepoText(assignment.job().repo()))
+        .SetInt("kiln.attempt", assignment.lease().attempt())
+        .SetString("kiln.worker.id", port->worker_id());
+    if (!task.path().empty()) at->span.SetString("kiln.file.path", task.path());
+    if (task.kind() != kiln::v1::TASK_KIND_BUILD) {
+      at->span.SetString("gen_ai.system", provider_->name())
+          .SetString("gen_ai.request.model", task.model());
+    }
+  }
   {
     MutexLock l(&mu_);
     if (stopped_) return;
@@ -196,16 +239,38 @@ void Runner::Finish(const AttemptPtr& at, TaskResult result) {
     auto it = attempts_.find(at->a.lease().task_id());
     if (it != attempts_.end() && it->second == at) attempts_.erase(it);
   }
-  if (at->dropped) return;  // the coordinator no longer wants it
   const absl::Time end = absl::Now();
+  if (at->dropped) {  // the coordinator no longer wants it
+    at->span.AddEvent("cancelled", end,
+                      {StringAttr("kiln.reason", at->cancel.reason())});
+    at->span.End(end);
+    return;
+  }
   kiln::v1::AttemptRecord rec = at->rec;
   rec.MergeFrom(result.record());
   TimeToProto(end, rec.mutable_end_time());
   DurationToProto(end - at->start, rec.mutable_timings()->mutable_total());
   *result.mutable_record() = std::move(rec);
   *result.mutable_lease() = at->a.lease();
+  EndAttemptSpan(at, result);
   finished_++;
   at->port->Report(std::move(result));
+}
+
+void Runner::EndAttemptSpan(const AttemptPtr& at, const TaskResult& result) {
+  if (!at->span.recording()) return;
+  const kiln::v1::AttemptRecord& rec = result.record();
+  const absl::Time end = TimeFromProto(rec.end_time());
+  if (at->a.task().kind() != kiln::v1::TASK_KIND_BUILD) {
+    SetUsageAttributes(rec.usage(), rec.cost_usd(), &at->span);
+  }
+  at->span.SetString("kiln.outcome", OutcomeName(result.outcome()))
+      .SetInt("kiln.permit.wait_ms",
+              absl::ToInt64Milliseconds(DurationFromProto(rec.timings().permit_wait())));
+  if (result.outcome() != TaskResult::OUTCOME_SUCCEEDED) {
+    at->span.SetError(OutcomeName(result.outcome()), rec.error().message(), end);
+  }
+  at->span.End(end);
 }
 
 void Runner::Prepare(const AttemptPtr& at) {
@@ -321,6 +386,15 @@ void Runner::Prepare(const AttemptPtr& at) {
 void Runner::StartLlm(const AttemptPtr& at) {
   absl::StatusOr<kiln::v1::Prompt> prompt = BuildPrompt(at->inputs);
   if (!prompt.ok()) return Fail(at, TaskResult::OUTCOME_FAILED, prompt.status());
+  at->llm = tracer_->StartSpan("llm.request", at->span.context(), absl::Now(),
+                               SpanKind::kClient);
+  at->llm.SetString("gen_ai.operation.name", "chat")
+      .SetString("gen_ai.system", provider_->name())
+      .SetString("gen_ai.request.model", prompt->model())
+      .SetInt("gen_ai.request.max_tokens", prompt->max_output_tokens());
+  if (at->llm.context().valid()) {
+    prompt->set_traceparent(FormatTraceparent(at->llm.context()));
+  }
   StreamCallbacks cb;
   std::weak_ptr<Attempt> weak = at;
   cb.on_first_token = [weak] {
@@ -351,13 +425,7 @@ void Runner::StartLlm(const AttemptPtr& at) {
 }
 
 void Runner::AddUsage(const AttemptPtr& at, const LlmResult& r) {
-  kiln::v1::Usage* u = at->rec.mutable_usage();
-  u->set_input_tokens(u->input_tokens() + r.usage.input);
-  u->set_cache_read_tokens(u->cache_read_tokens() + r.usage.cache_read);
-  u->set_cache_write_tokens(u->cache_write_tokens() + r.usage.cache_write);
-  u->set_output_tokens(u->output_tokens() + r.usage.output);
-  u->set_requests(u->requests() + std::max(1, r.attempts - r.rate_limited));
-  u->set_rate_limited(u->rate_limited() + r.rate_limited);
+  ::kiln::AddUsage(UsageOf(r), at->rec.mutable_usage());
   if (const ModelProfile* p = models_->Find(at->a.task().model())) {
     at->rec.set_cost_usd(at->rec.cost_usd() + p->Cost(r.usage));
     at->rec.set_uncached_cost_usd(at->rec.uncached_cost_usd() + p->UncachedCost(r.usage));
@@ -374,6 +442,20 @@ void Runner::AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result) {
   {
     MutexLock l(&at->mu);
     at->call.reset();
+  }
+  if (at->llm.recording()) {
+    const absl::Time now = absl::Now();
+    if (result.ok()) {
+      const ModelProfile* p = models_->Find(at->a.task().model());
+      SetUsageAttributes(UsageOf(*result), p ? p->Cost(result->usage) : 0, &at->llm);
+      at->llm.SetString("gen_ai.response.id", result->request_id)
+          .SetString("kiln.llm.finish_reason", result->finish_reason)
+          .SetInt("kiln.llm.ttft_ms", absl::ToInt64Milliseconds(result->timings.ttft))
+          .SetInt("kiln.llm.queue_ms", absl::ToInt64Milliseconds(result->timings.queue));
+    } else {
+      at->llm.SetError(absl::StatusCodeToString(result.status().code()), result.status().message(), now);
+    }
+    at->llm.End(now);
   }
   if (at->dropped) return Finish(at, {});
   const kiln::v1::Task& task = at->a.task();
@@ -456,6 +538,8 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
     req.holder = absl::StrCat(at->port->worker_id(), "/", lease.task_id(), "#",
                               lease.attempt());
     const absl::Time asked = absl::Now();
+    Span wait = tracer_->StartSpan("semaphore.wait", at->span.context(), asked);
+    wait.SetString("kiln.semaphore.name", c.semaphore).SetInt("kiln.semaphore.permits", c.permits);
     std::weak_ptr<Attempt> weak = at;
     absl::StatusOr<std::unique_ptr<PermitGrant>> g =
         permits_->Acquire(req, &at->cancel, [weak, c] {
@@ -465,7 +549,11 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
                                            " permit(s) of \"", c.semaphore, "\""));
           }
         });
-    DurationToProto(absl::Now() - asked, run->mutable_permit_wait());
+    const absl::Time granted = absl::Now();
+    DurationToProto(granted - asked, run->mutable_permit_wait());
+    wait.SetInt("kiln.permit.wait_ms", absl::ToInt64Milliseconds(granted - asked));
+    if (!g.ok()) wait.SetError(absl::StatusCodeToString(g.status().code()), g.status().message(), granted);
+    wait.End(granted);
     if (!g.ok()) {
       if (at->dropped) {
         Finish(at, {});
@@ -495,8 +583,31 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
   spec.timeout = c.timeout;
   spec.memory_bytes = options_.memory_bytes;
   spec.output_cap = options_.output_cap;
-  TimeToProto(absl::Now(), run->mutable_start_time());
+  const bool build = at->a.task().kind() == kiln::v1::TASK_KIND_BUILD;
+  const absl::Time started = absl::Now();
+  TimeToProto(started, run->mutable_start_time());
+  Span span = tracer_->StartSpan(build ? "build" : "check", at->span.context(), started);
+  span.SetString("kiln.check.command", c.command)
+      .SetInt("kiln.permit.wait_ms",
+              absl::ToInt64Milliseconds(DurationFromProto(run->permit_wait())));
+  if (!build) span.SetString("kiln.file.path", at->a.task().path());
   absl::StatusOr<CommandResult> r = sandbox_->Run(spec, &at->cancel);
+  const absl::Time ended = absl::Now();
+  if (!r.ok()) {
+    span.SetError(absl::StatusCodeToString(r.status().code()), r.status().message(), ended);
+  } else {
+    span.SetInt("kiln.check.exit_code", r->exit_code)
+        .SetBool("kiln.check.timed_out", r->timed_out)
+        .SetBool("kiln.check.cancelled", r->cancelled);
+    if (r->exit_code != 0 || r->timed_out || r->cancelled) {
+      span.SetError(build ? "BUILD_FAILED" : "CHECK_FAILED",
+                    r->timed_out ? absl::StrCat("killed at its ", Seconds(c.timeout),
+                                                " time limit")
+                                 : absl::StrCat("exit ", r->exit_code),
+                    ended);
+    }
+  }
+  span.End(ended);
   if (grant) grant->Release();
   fs::remove_all(scratch, ec);
   if (at->dropped) {
@@ -523,7 +634,6 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
   } else if (r->exit_code != 0) {
     absl::StrAppend(&header, "exit ", r->exit_code, " after ", Seconds(r->duration), "\n");
   }
-  const bool build = at->a.task().kind() == kiln::v1::TASK_KIND_BUILD;
   *output = header + (build ? HeadAndTail(r->output, 2 * options_.diagnostics_bytes)
                             : FilterDiagnostics(r->output, at->a.task().path(),
                                                 options_.diagnostics_bytes));

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "common/mutex.h"
 #include "common/thread_pool.h"
+#include "common/tracer.h"
 #include "llm/model_profile.h"
 #include "llm/prompt.h"
 #include "llm/provider.h"
@@ -55,6 +56,10 @@ struct RunnerOptions {
   std::string semaphore = "compile";
   PromptBudget budget;
   int max_worktrees = 64;
+  // Where attempt spans go (not owned): attempt → llm.request,
+  // semaphore.wait, check, build, under the Assignment's traceparent.
+  // Null: none are recorded.
+  Tracer* tracer = nullptr;
 };
 
 class Runner : public TaskRunner {
@@ -97,10 +102,14 @@ class Runner : public TaskRunner {
             const absl::Status& error);
   void Finish(const AttemptPtr& at, kiln::v1::TaskResult result);
   void AddUsage(const AttemptPtr& at, const LlmResult& r);
+  // Ends the attempt's span with its outcome (`rec` is the final record).
+  void EndAttemptSpan(const AttemptPtr& at, const kiln::v1::TaskResult& result);
   void PostIo(std::function<void()> fn);
   void PostBuild(std::function<void()> fn);
 
   const RunnerOptions options_;
+  Tracer disabled_tracer_;
+  Tracer* const tracer_;
   Provider* const provider_;
   const ModelCatalog* const models_;
   Sandbox* const sandbox_;
