@@ -5,9 +5,11 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
+#include "common/fake_span_sink.h"
 #include "common/mutex.h"
 #include "common/test_dir.h"
 #include "gtest/gtest.h"
@@ -157,10 +159,11 @@ class RunnerTest : public ::testing::Test {
   }
 
   std::unique_ptr<Runner> MakeRunner(Provider* provider, PermitSource* permits,
-                                     int build_slots = 2) {
+                                     int build_slots = 2, Tracer* tracer = nullptr) {
     RunnerOptions o;
     o.work_dir = FreshTestDir("work");
     o.build_slots = build_slots;
+    o.tracer = tracer;
     return std::make_unique<Runner>(o, provider, &models_, &sandbox_, permits);
   }
 
@@ -408,6 +411,68 @@ TEST_F(RunnerTest, MissingContextFileFailsNamingTheField) {
   EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_FAILED);
   EXPECT_TRUE(absl::StrContains(reports[0].record().error().message(), "context.files[1]"))
       << reports[0].record().error().message();
+}
+
+TEST_F(RunnerTest, AFailedCheckIsTracedUnderTheTaskSpan) {
+  FakeSpanSink spans;
+  Tracer tracer("kiln-worker", &spans, 1.0);
+  auto sim = Sim(1.0);  // the check fails
+  auto runner = MakeRunner(sim.get(), &permits_, 2, &tracer);
+  job_.mutable_checks(0)->set_permits(1);
+  kiln::v1::Assignment a = Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_);
+  const std::string task_span = "00f067aa0ba902b7";
+  a.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-" + task_span + "-01");
+  runner->Run(a, &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  const TaskResult& r = reports[0];
+  ASSERT_EQ(r.outcome(), TaskResult::OUTCOME_CHECK_FAILED);
+
+  ASSERT_EQ(spans.Named("attempt").size(), 1u);
+  const otlp::Span attempt = spans.Named("attempt")[0];
+  EXPECT_EQ(absl::BytesToHexString(attempt.parent_span_id()), task_span);
+  EXPECT_EQ(AttrText(attempt, "kiln.outcome"), "CHECK_FAILED");
+  EXPECT_EQ(AttrText(attempt, "kiln.file.path"), "web/a.js");
+  EXPECT_EQ(AttrInt(attempt, "kiln.attempt"), 1);
+  EXPECT_EQ(AttrText(attempt, "kiln.worker.id"), "w-test");
+  EXPECT_EQ(AttrText(attempt, "gen_ai.system"), "sim");
+  EXPECT_EQ(attempt.status().code(), opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  ASSERT_GE(attempt.events_size(), 1);
+  EXPECT_EQ(attempt.events(0).name(), "exception");
+
+  ASSERT_EQ(spans.Named("llm.request").size(), 1u);
+  const otlp::Span llm = spans.Named("llm.request")[0];
+  EXPECT_EQ(llm.parent_span_id(), attempt.span_id());
+  EXPECT_EQ(llm.kind(), otlp::Span::SPAN_KIND_CLIENT);
+  EXPECT_EQ(AttrText(llm, "gen_ai.request.model"), "gpt-4o-mini");
+  EXPECT_EQ(AttrInt(llm, "gen_ai.usage.output_tokens"), r.record().usage().output_tokens());
+  EXPECT_EQ(AttrInt(llm, "kiln.usage.full_price_input_tokens"),
+            r.record().usage().input_tokens());
+  EXPECT_EQ(AttrInt(attempt, "gen_ai.usage.output_tokens"), r.record().usage().output_tokens());
+
+  ASSERT_EQ(spans.Named("semaphore.wait").size(), 1u);
+  EXPECT_EQ(spans.Named("semaphore.wait")[0].parent_span_id(), attempt.span_id());
+  EXPECT_EQ(AttrText(spans.Named("semaphore.wait")[0], "kiln.semaphore.name"), "compile");
+
+  ASSERT_EQ(spans.Named("check").size(), 1u);
+  const otlp::Span check = spans.Named("check")[0];
+  EXPECT_EQ(check.parent_span_id(), attempt.span_id());
+  EXPECT_EQ(AttrInt(check, "kiln.check.exit_code"), r.record().checks(0).exit_code());
+  EXPECT_NE(AttrInt(check, "kiln.check.exit_code"), 0);
+  EXPECT_EQ(check.status().code(), opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  EXPECT_EQ(check.events(0).attributes(0).value().string_value(), "CHECK_FAILED");
+  EXPECT_LE(attempt.start_time_unix_nano(), llm.start_time_unix_nano());
+  EXPECT_LE(check.end_time_unix_nano(), attempt.end_time_unix_nano());
+}
+
+TEST_F(RunnerTest, AnUntracedAssignmentRecordsNoSpans) {
+  FakeSpanSink spans;
+  Tracer tracer("kiln-worker", &spans, 1.0);
+  auto sim = Sim(0);
+  auto runner = MakeRunner(sim.get(), &permits_, 2, &tracer);
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_), &port_);
+  ASSERT_EQ(port_.Wait(1).size(), 1u);
+  EXPECT_TRUE(spans.spans().empty());
 }
 
 }  // namespace
