@@ -69,9 +69,15 @@ jobs:
     context:
       system: "SYSTEM"
     files:
-      - {path: web/input.js, instructions: "Keyboard input as an event queue.", expected_tokens: 400}
-      - {path: web/renderer.js, instructions: "Canvas renderer.", deps: [web/input.js], expected_tokens: 400}
-      - {path: web/main.js, instructions: "Game loop.", deps: [web/input.js, web/renderer.js], expected_tokens: 400}
+      - {path: web/input.js, instructions: "Keyboard input queue.", expected_tokens: 400}
+      - path: web/renderer.js
+        instructions: "Canvas renderer."
+        deps: [web/input.js]
+        expected_tokens: 400
+      - path: web/main.js
+        instructions: "Game loop."
+        deps: [web/input.js, web/renderer.js]
+        expected_tokens: 400
     checks:
       - {match: "*.js", command: "node --check {file}", permits: 1}
     build: {command: "node --check web/main.js", permits: 1}

@@ -9,9 +9,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "common/proto_time.h"
+#include "common/repo_path.h"
 #include "common/trace_attributes.h"
 #include "common/usage.h"
-#include "common/repo_path.h"
 #include "worker/plan.h"
 
 namespace kiln {
@@ -453,7 +453,8 @@ void Runner::AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result) {
           .SetInt("kiln.llm.ttft_ms", absl::ToInt64Milliseconds(result->timings.ttft))
           .SetInt("kiln.llm.queue_ms", absl::ToInt64Milliseconds(result->timings.queue));
     } else {
-      at->llm.SetError(absl::StatusCodeToString(result.status().code()), result.status().message(), now);
+      at->llm.SetError(absl::StatusCodeToString(result.status().code()),
+                       result.status().message(), now);
     }
     at->llm.End(now);
   }
@@ -552,7 +553,9 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
     const absl::Time granted = absl::Now();
     DurationToProto(granted - asked, run->mutable_permit_wait());
     wait.SetInt("kiln.permit.wait_ms", absl::ToInt64Milliseconds(granted - asked));
-    if (!g.ok()) wait.SetError(absl::StatusCodeToString(g.status().code()), g.status().message(), granted);
+    if (!g.ok()) {
+      wait.SetError(absl::StatusCodeToString(g.status().code()), g.status().message(), granted);
+    }
     wait.End(granted);
     if (!g.ok()) {
       if (at->dropped) {

@@ -436,7 +436,8 @@ TEST_F(RunnerTest, AFailedCheckIsTracedUnderTheTaskSpan) {
   EXPECT_EQ(AttrInt(attempt, "kiln.attempt"), 1);
   EXPECT_EQ(AttrText(attempt, "kiln.worker.id"), "w-test");
   EXPECT_EQ(AttrText(attempt, "gen_ai.system"), "sim");
-  EXPECT_EQ(attempt.status().code(), opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  using opentelemetry::proto::trace::v1::Status;
+  EXPECT_EQ(attempt.status().code(), Status::STATUS_CODE_ERROR);
   ASSERT_GE(attempt.events_size(), 1);
   EXPECT_EQ(attempt.events(0).name(), "exception");
 
@@ -459,7 +460,7 @@ TEST_F(RunnerTest, AFailedCheckIsTracedUnderTheTaskSpan) {
   EXPECT_EQ(check.parent_span_id(), attempt.span_id());
   EXPECT_EQ(AttrInt(check, "kiln.check.exit_code"), r.record().checks(0).exit_code());
   EXPECT_NE(AttrInt(check, "kiln.check.exit_code"), 0);
-  EXPECT_EQ(check.status().code(), opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  EXPECT_EQ(check.status().code(), Status::STATUS_CODE_ERROR);
   EXPECT_EQ(check.events(0).attributes(0).value().string_value(), "CHECK_FAILED");
   EXPECT_LE(attempt.start_time_unix_nano(), llm.start_time_unix_nano());
   EXPECT_LE(check.end_time_unix_nano(), attempt.end_time_unix_nano());
