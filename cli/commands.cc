@@ -449,7 +449,7 @@ int Traced(Ctx& c, const std::string& name, Fn body) {
 // "kiln: trace <id>" with where to see it, when this process exports.
 void PrintTrace(const Ctx& c, const kiln::v1::Batch& batch) {
   if (batch.trace_id().empty() || !c.telemetry->enabled()) return;
-  c.out << "kiln: trace " << batch.trace_id() << " (exported to "
+  c.out << "kiln: trace " << batch.trace_id() << " (exporting to "
         << c.telemetry->endpoint() << "; in Jaeger: /trace/" << batch.trace_id() << ")\n";
 }
 

@@ -5,6 +5,8 @@
 #include <map>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace kiln {
 
 bool RetryableExportError(absl::StatusCode code) {
@@ -145,7 +147,9 @@ bool BatchSpanProcessor::ExportWithRetry(std::vector<Entry> entries) {
     const absl::Duration timeout =
         std::min(options_.export_timeout, deadline - absl::Now());
     if (timeout <= absl::ZeroDuration()) {
-      status = absl::DeadlineExceededError("shutdown deadline reached");
+      status = absl::DeadlineExceededError(absl::StrCat(
+          "shutdown deadline reached",
+          status.ok() ? "" : absl::StrCat("; last error: ", status.ToString())));
       break;
     }
     status = exporter_->Export(request, timeout);
