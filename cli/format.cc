@@ -7,14 +7,6 @@
 
 namespace kiln {
 namespace cli {
-namespace {
-
-std::string Strip(const std::string& name, const std::string& prefix) {
-  return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
-}
-
-}  // namespace
-
 std::string Seconds(absl::Duration d) {
   const double s = absl::ToDoubleSeconds(d);
   if (s < 60) return absl::StrFormat("%.1fs", s);
@@ -48,15 +40,6 @@ std::string Percent(double numerator, double denominator) {
   if (denominator <= 0) return "-";
   return absl::StrFormat("%.1f%%", 100.0 * numerator / denominator);
 }
-
-std::string Name(kiln::v1::BatchState s) {
-  return Strip(kiln::v1::BatchState_Name(s), "BATCH_STATE_");
-}
-std::string Name(kiln::v1::JobState s) { return Strip(kiln::v1::JobState_Name(s), "JOB_STATE_"); }
-std::string Name(kiln::v1::TaskState s) {
-  return Strip(kiln::v1::TaskState_Name(s), "TASK_STATE_");
-}
-std::string Name(kiln::v1::TaskKind k) { return Strip(kiln::v1::TaskKind_Name(k), "TASK_KIND_"); }
 
 }  // namespace cli
 }  // namespace kiln

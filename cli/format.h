@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/states.h"
 #include "kiln/v1/batch.pb.h"
 #include "kiln/v1/task.pb.h"
 
@@ -23,10 +24,7 @@ std::string Usd(double usd);
 // "81.2%"; "-" when the denominator is 0.
 std::string Percent(double numerator, double denominator);
 // "SUCCEEDED", "GENERATING", "GENERATE" (the enum names without prefix).
-std::string Name(kiln::v1::BatchState s);
-std::string Name(kiln::v1::JobState s);
-std::string Name(kiln::v1::TaskState s);
-std::string Name(kiln::v1::TaskKind k);
+using ::kiln::Name;
 
 }  // namespace cli
 }  // namespace kiln

@@ -3,6 +3,8 @@
 #ifndef KILN_COMMON_STATES_H_
 #define KILN_COMMON_STATES_H_
 
+#include <string>
+
 #include "kiln/v1/batch.pb.h"
 #include "kiln/v1/task.pb.h"
 
@@ -15,6 +17,12 @@ bool IsTerminal(kiln::v1::TaskState s);
 
 // GENERATE and REPAIR tasks produce one file of the job.
 bool WritesFile(kiln::v1::TaskKind k);
+
+// The value's name without its enum's prefix: "SUCCEEDED", "GENERATE".
+std::string Name(kiln::v1::BatchState s);
+std::string Name(kiln::v1::JobState s);
+std::string Name(kiln::v1::TaskState s);
+std::string Name(kiln::v1::TaskKind k);
 
 }  // namespace kiln
 

@@ -1,7 +1,6 @@
 #include "common/trace_attributes.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/usage.h"
 
 namespace kiln {
@@ -16,12 +15,6 @@ void SetUsageAttributes(const kiln::v1::Usage& usage, double cost_usd, Span* spa
       .SetInt("kiln.llm.requests", usage.requests())
       .SetInt("kiln.llm.rate_limited", usage.rate_limited())
       .SetDouble("kiln.cost_usd", cost_usd);
-}
-
-std::string TaskKindName(kiln::v1::TaskKind kind) {
-  absl::string_view name = kiln::v1::TaskKind_Name(kind);
-  absl::ConsumePrefix(&name, "TASK_KIND_");
-  return std::string(name);
 }
 
 std::string RepoText(const kiln::v1::RepoSpec& repo) {

@@ -19,9 +19,6 @@ namespace kiln {
 // kiln.llm.requests, kiln.llm.rate_limited and kiln.cost_usd.
 void SetUsageAttributes(const kiln::v1::Usage& usage, double cost_usd, Span* span);
 
-// "GENERATE" for TASK_KIND_GENERATE, and so on.
-std::string TaskKindName(kiln::v1::TaskKind kind);
-
 // The repository as a user wrote it: its path or URL, "@ref" when set.
 std::string RepoText(const kiln::v1::RepoSpec& repo);
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/proto_time.h"
+#include "common/states.h"
 #include "common/trace_attributes.h"
 #include "common/usage.h"
 
@@ -13,12 +14,6 @@ namespace kiln {
 namespace {
 
 constexpr char kBatchSpan[] = "batch";
-
-std::string StateName(const std::string& full, absl::string_view prefix) {
-  absl::string_view name = full;
-  absl::ConsumePrefix(&name, prefix);
-  return std::string(name);
-}
 
 }  // namespace
 
@@ -65,10 +60,9 @@ void RecordTaskSpan(Tracer& tracer, const TraceContext& batch_trace,
       "task", job, DerivedSpanId(batch_trace.trace_id, task.id()), start);
   if (!span.recording()) return;
   span.SetString("kiln.task.id", task.id())
-      .SetString("kiln.task.kind", TaskKindName(task.kind()))
+      .SetString("kiln.task.kind", Name(task.kind()))
       .SetString("kiln.task.state",
-                 StateName(
-                     kiln::v1::TaskState_Name(task.state()), "TASK_STATE_"))
+                 Name(task.state()))
       .SetString("kiln.job.id", task.job_id())
       .SetInt("kiln.attempts", task.attempts_size())
       .SetInt("kiln.repair_round", task.repair_round());
@@ -85,7 +79,7 @@ void RecordTaskSpan(Tracer& tracer, const TraceContext& batch_trace,
       Span cached = tracer.StartSpan("attempt", span.context(), a_start);
       cached.SetInt("kiln.attempt", a.attempt())
           .SetBool("kiln.cache_hit", true)
-          .SetString("kiln.task.kind", TaskKindName(task.kind()));
+          .SetString("kiln.task.kind", Name(task.kind()));
       if (!task.path().empty()) cached.SetString("kiln.file.path", task.path());
       if (a.has_error()) cached.SetError("CHECK_FAILED", a.error().message(), a_end);
       cached.End(a_end);
@@ -120,8 +114,7 @@ void RecordJobSpan(Tracer& tracer, const TraceContext& batch_trace,
       .SetString("kiln.job.name", name)
       .SetString("kiln.repo", RepoText(repo))
       .SetString("kiln.job.state",
-                 StateName(kiln::v1::JobState_Name(job.state()),
-                                               "JOB_STATE_"))
+                 Name(job.state()))
       .SetInt("kiln.files.total", job.files_total())
       .SetInt("kiln.files.done", job.files_done())
       .SetInt("kiln.files.failed", job.files_failed())
@@ -145,8 +138,7 @@ void RecordBatchSpan(Tracer& tracer, const kiln::v1::BatchRecord& record) {
   if (!span.recording()) return;
   span.SetString("kiln.batch.id", b.id())
       .SetString("kiln.batch.state",
-                 StateName(kiln::v1::BatchState_Name(b.state()),
-                                                 "BATCH_STATE_"))
+                 Name(b.state()))
       .SetInt("kiln.jobs.total", b.jobs_total())
       .SetInt("kiln.jobs.done", b.jobs_done())
       .SetInt("kiln.tasks.succeeded", b.tasks().succeeded())

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "common/proto_time.h"
 #include "common/repo_path.h"
+#include "common/states.h"
 #include "common/trace_attributes.h"
 #include "common/usage.h"
 #include "worker/plan.h"
@@ -180,7 +181,7 @@ void Runner::Run(const kiln::v1::Assignment& assignment, WorkerPort* port) {
     const kiln::v1::Task& task = assignment.task();
     at->span = tracer_->StartSpan("attempt", *parent, at->start);
     at->span.SetString("kiln.task.id", task.id())
-        .SetString("kiln.task.kind", TaskKindName(task.kind()))
+        .SetString("kiln.task.kind", Name(task.kind()))
         .SetString("kiln.job.id", task.job_id())
         .SetString("kiln.repo", RepoText(assignment.job().repo()))
         .SetInt("kiln.attempt", assignment.lease().attempt())
