@@ -1161,7 +1161,8 @@ void Coordinator::OnProgress(SessionRec& s, const kiln::v1::Progress& p) {
 }
 
 bool Coordinator::Supports(const SessionRec& s, const std::string& model) const {
-  if (s.caps.providers_size() == 0) return true;
+  // A task without a model (BUILD) calls no LLM: any worker runs it.
+  if (model.empty() || s.caps.providers_size() == 0) return true;
   for (const auto& p : s.caps.providers()) {
     if (p.models_size() == 0) return true;
     for (const auto& m : p.models()) {

@@ -713,5 +713,69 @@ TEST_F(CoordinatorTest, NoTracerNoTraceUnlessTheSubmitterHasOne) {
   EXPECT_EQ(with, 1);
 }
 
+TEST_F(CoordinatorTest, ARestartedCoordinatorClosesItsPredecessorsSpans) {
+  FakeSpanSink spans;
+  Tracer tracer("kiln-coordinator", &spans, 1.0);
+  tracer_ = &tracer;
+  Restart();
+  const std::string id = Submit(kThreeFiles, "", *ParseTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  FakeSink sink;
+  std::string s = Register(&sink, "w1", 1);
+  Finish(s, sink.TakeAssignments()[0]);  // a.js, before the crash
+  const Assignment in_flight = sink.TakeAssignments()[0];  // b.js
+  ASSERT_EQ(spans.Named("task").size(), 1u);
+
+  Restart();  // the log is replayed: a.js must not get a second span
+  FakeSink again;
+  s = Register(&again, "w1", 1, {in_flight.lease()});
+  Finish(s, in_flight);
+  Drain(again, s);
+  ASSERT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+
+  ASSERT_EQ(spans.Named("task").size(), 3u);
+  ASSERT_EQ(spans.Named("job").size(), 1u);
+  ASSERT_EQ(spans.Named("batch").size(), 1u);
+  const otlp::Span job = spans.Named("job")[0];
+  EXPECT_EQ(job.parent_span_id(), spans.Named("batch")[0].span_id());
+  EXPECT_EQ(absl::BytesToHexString(spans.Named("batch")[0].parent_span_id()),
+            "00f067aa0ba902b7");
+  std::set<std::string> paths;
+  for (const otlp::Span& task : spans.Named("task")) {
+    EXPECT_EQ(task.parent_span_id(), job.span_id());  // the same id both times
+    paths.insert(AttrText(task, "kiln.file.path"));
+    if (AttrText(task, "kiln.file.path") == "b.js") {
+      // The worker was told this span's id before the crash.
+      EXPECT_EQ(Bytes(ParseTraceparent(in_flight.traceparent())->span_id), task.span_id());
+    }
+  }
+  EXPECT_EQ(paths, (std::set<std::string>{"a.js", "b.js", "c.js"}));
+}
+
+TEST_F(CoordinatorTest, AWorkerThatListsItsModelsStillTakesTheBuild) {
+  // The BUILD task has no model; a worker serving named models (as every
+  // `sim` worker does) must not be passed over for it.
+  const std::string id = Submit(absl::StrCat(kThreeFiles, "    build: {command: make}\n"));
+  FakeSink sink;
+  kiln::v1::Register reg;
+  reg.set_worker_id("w1");
+  reg.mutable_capabilities()->set_llm_slots(4);
+  kiln::v1::ProviderModels* p = reg.mutable_capabilities()->add_providers();
+  p->set_provider("sim");
+  p->add_models("gpt-4o-mini");
+  auto s = coord_->OpenSession(reg, &sink);
+  ASSERT_TRUE(s.ok()) << s.status();
+  Turn();
+  bool built = false;
+  for (auto as = sink.TakeAssignments(); !as.empty(); as = sink.TakeAssignments()) {
+    for (const auto& a : as) {
+      built = built || a.task().kind() == kiln::v1::TASK_KIND_BUILD;
+      Finish(*s, a);
+    }
+  }
+  EXPECT_TRUE(built);
+  EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -93,6 +93,75 @@ std::string Spec() {
   return absl::StrReplaceAll(kSpec, {{"SYSTEM", system}});
 }
 
+
+// The spans of one run, indexed.
+struct Trace {
+  std::map<std::string, const ReceivedSpan*> by_id;  // span id (hex)
+  std::map<std::string, std::vector<const ReceivedSpan*>> by_name;
+  std::vector<ReceivedSpan> spans;
+
+  const ReceivedSpan* Parent(const ReceivedSpan* s) const {
+    auto it = by_id.find(absl::BytesToHexString(s->span.parent_span_id()));
+    return it == by_id.end() ? nullptr : it->second;
+  }
+};
+
+// Indexes `spans`, expecting every one in the trace `trace_id`, with
+// distinct span ids.
+Trace Collect(std::vector<ReceivedSpan> spans, const std::string& trace_id) {
+  Trace t;
+  t.spans = std::move(spans);
+  for (const ReceivedSpan& s : t.spans) {
+    EXPECT_EQ(absl::BytesToHexString(s.span.trace_id()), trace_id) << s.span.name();
+    const std::string id = absl::BytesToHexString(s.span.span_id());
+    EXPECT_TRUE(t.by_id.emplace(id, &s).second) << "duplicate span id " << id;
+  }
+  for (const ReceivedSpan& s : t.spans) t.by_name[s.span.name()].push_back(&s);
+  return t;
+}
+
+// The tree: the CLI's span is the only root; every other span has its
+// parent in the trace, of the right name, and comes from the service that
+// does the work. `extra` adds (name -> parent name, service) pairs.
+void ExpectTree(const Trace& trace,
+                std::map<std::string, std::pair<std::string, std::string>> extra = {}) {
+  std::map<std::string, std::pair<std::string, std::string>> expect = {
+      {"batch", {"kiln run", "kiln-coordinator"}},
+      {"job", {"batch", "kiln-coordinator"}},
+      {"task", {"job", "kiln-coordinator"}},
+      {"attempt", {"task", "kiln-worker"}},
+      {"llm.request", {"attempt", "kiln-worker"}},
+      {"semaphore.wait", {"attempt", "kiln-worker"}},
+      {"check", {"attempt", "kiln-worker"}},
+      {"build", {"attempt", "kiln-worker"}},
+  };
+  expect.insert(extra.begin(), extra.end());
+  auto root = trace.by_name.find("kiln run");
+  ASSERT_NE(root, trace.by_name.end());
+  ASSERT_EQ(root->second.size(), 1u);
+  EXPECT_EQ(root->second[0]->service, "kiln-cli");
+  EXPECT_TRUE(root->second[0]->span.parent_span_id().empty());
+  for (const auto& [name, want] : expect) {
+    auto it = trace.by_name.find(name);
+    ASSERT_NE(it, trace.by_name.end()) << "no " << name << " span";
+    for (const ReceivedSpan* s : it->second) {
+      const ReceivedSpan* p = trace.Parent(s);
+      ASSERT_NE(p, nullptr) << name << " has no parent in the trace";
+      EXPECT_EQ(p->span.name(), want.first) << name;
+      EXPECT_EQ(s->service, want.second) << name;
+      EXPECT_LE(s->span.start_time_unix_nano(), s->span.end_time_unix_nano()) << name;
+    }
+  }
+  for (const auto& [name, spans] : trace.by_name) {
+    EXPECT_TRUE(name == "kiln run" || expect.count(name)) << "unexpected span " << name;
+  }
+}
+
+std::string TraceIdIn(const std::string& out) {
+  const size_t at = out.find("kiln: trace ");
+  return at == std::string::npos ? "" : out.substr(at + 12, 32);
+}
+
 class TracingTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -163,67 +232,23 @@ TEST_F(TracingTest, OneTraceFromTheCliThroughTheWorkersIntoTheLlm) {
   EXPECT_EQ(quiet.out.find("kiln: trace "), std::string::npos) << quiet.out;
   StopAll();
 
-  const size_t at = r.out.find("kiln: trace ");
-  ASSERT_NE(at, std::string::npos) << r.out;
-  const std::string trace_id = r.out.substr(at + 12, 32);
+  const std::string trace_id = TraceIdIn(r.out);
+  ASSERT_EQ(trace_id.size(), 32u) << r.out;
 
-  const std::vector<ReceivedSpan> got = receiver_.spans();
-  ASSERT_FALSE(got.empty());
-  std::map<std::string, const ReceivedSpan*> by_id;  // span id (hex) -> span
-  std::map<std::string, std::vector<const ReceivedSpan*>> by_name;
-  for (const ReceivedSpan& s : got) {
-    EXPECT_EQ(absl::BytesToHexString(s.span.trace_id()), trace_id) << s.span.name();
-    const std::string id = absl::BytesToHexString(s.span.span_id());
-    EXPECT_TRUE(by_id.emplace(id, &s).second) << "duplicate span id " << id;
-    by_name[s.span.name()].push_back(&s);
-  }
-  auto parent_of = [&](const ReceivedSpan* s) -> const ReceivedSpan* {
-    auto it = by_id.find(absl::BytesToHexString(s->span.parent_span_id()));
-    return it == by_id.end() ? nullptr : it->second;
-  };
-
-  // The tree: every span but the CLI's has its parent in the trace, of the
-  // right name; each comes from the service that does the work.
-  const std::map<std::string, std::pair<std::string, std::string>> expect = {
-      // name -> (parent name, service)
-      {"batch", {"kiln run", "kiln-coordinator"}},
-      {"job", {"batch", "kiln-coordinator"}},
-      {"task", {"job", "kiln-coordinator"}},
-      {"attempt", {"task", "kiln-worker"}},
-      {"llm.request", {"attempt", "kiln-worker"}},
-      {"semaphore.wait", {"attempt", "kiln-worker"}},
-      {"check", {"attempt", "kiln-worker"}},
-      {"build", {"attempt", "kiln-worker"}},
-      {"chat kimi-k2", {"llm.request", "kiln-llmsim"}},
-  };
-  ASSERT_EQ(by_name["kiln run"].size(), 1u);
-  EXPECT_EQ(by_name["kiln run"][0]->service, "kiln-cli");
-  EXPECT_TRUE(by_name["kiln run"][0]->span.parent_span_id().empty());
-  for (const auto& [name, want] : expect) {
-    ASSERT_FALSE(by_name[name].empty()) << "no " << name << " span";
-    for (const ReceivedSpan* s : by_name[name]) {
-      const ReceivedSpan* p = parent_of(s);
-      ASSERT_NE(p, nullptr) << name << " has no parent in the trace";
-      EXPECT_EQ(p->span.name(), want.first) << name;
-      EXPECT_EQ(s->service, want.second) << name;
-      EXPECT_LE(s->span.start_time_unix_nano(), s->span.end_time_unix_nano()) << name;
-    }
-  }
-  for (const auto& [name, spans] : by_name) {
-    EXPECT_TRUE(name == "kiln run" || expect.count(name)) << "unexpected span " << name;
-  }
-
+  const Trace trace = Collect(receiver_.spans(), trace_id);
+  const auto& by_name = trace.by_name;
+  ExpectTree(trace, {{"chat kimi-k2", {"llm.request", "kiln-llmsim"}}});
   // 3 files + the build: 4 tasks (more if a check failed and a repair ran).
-  EXPECT_GE(by_name["task"].size(), 4u);
-  EXPECT_EQ(by_name["build"].size(), 1u);
-  EXPECT_EQ(by_name["job"].size(), 1u);
-  const Span& batch = by_name["batch"][0]->span;
+  EXPECT_GE(by_name.at("task").size(), 4u);
+  EXPECT_EQ(by_name.at("build").size(), 1u);
+  EXPECT_EQ(by_name.at("job").size(), 1u);
+  const Span& batch = by_name.at("batch")[0]->span;
   EXPECT_EQ(AttrText(batch, "kiln.batch.state"), "SUCCEEDED");
-  EXPECT_EQ(AttrText(by_name["job"][0]->span, "kiln.job.name"), "web");
+  EXPECT_EQ(AttrText(by_name.at("job")[0]->span, "kiln.job.name"), "web");
 
   // LLM spans: the worker's request and the simulator's answer agree.
   int64_t output_tokens = 0, prompt_tokens = 0;
-  for (const ReceivedSpan* s : by_name["llm.request"]) {
+  for (const ReceivedSpan* s : by_name.at("llm.request")) {
     EXPECT_EQ(AttrText(s->span, "gen_ai.system"), "openai");
     EXPECT_EQ(AttrText(s->span, "gen_ai.request.model"), "kimi-k2");
     EXPECT_EQ(s->span.kind(), Span::SPAN_KIND_CLIENT);
@@ -231,8 +256,8 @@ TEST_F(TracingTest, OneTraceFromTheCliThroughTheWorkersIntoTheLlm) {
     output_tokens += AttrInt(s->span, "gen_ai.usage.output_tokens");
     prompt_tokens += AttrInt(s->span, "gen_ai.usage.input_tokens");
   }
-  for (const ReceivedSpan* s : by_name["chat kimi-k2"]) {
-    const ReceivedSpan* req = parent_of(s);
+  for (const ReceivedSpan* s : by_name.at("chat kimi-k2")) {
+    const ReceivedSpan* req = trace.Parent(s);
     EXPECT_EQ(s->span.kind(), Span::SPAN_KIND_SERVER);
     EXPECT_EQ(AttrText(s->span, "http.response.status_code"), "200");
     EXPECT_EQ(AttrInt(s->span, "gen_ai.usage.output_tokens"),
@@ -247,7 +272,7 @@ TEST_F(TracingTest, OneTraceFromTheCliThroughTheWorkersIntoTheLlm) {
   EXPECT_GT(AttrInt(batch, "gen_ai.usage.cache_read.input_tokens"), 0);
   EXPECT_GT(std::stod(AttrText(batch, "kiln.cost_usd")), 0.0);
 
-  for (const ReceivedSpan* s : by_name["attempt"]) {
+  for (const ReceivedSpan* s : by_name.at("attempt")) {
     EXPECT_GE(AttrInt(s->span, "kiln.attempt"), 1);
     EXPECT_TRUE(absl::EndsWith(AttrText(s->span, "kiln.repo"), "/tracing/repo"))
         << AttrText(s->span, "kiln.repo");
@@ -258,13 +283,13 @@ TEST_F(TracingTest, OneTraceFromTheCliThroughTheWorkersIntoTheLlm) {
     EXPECT_TRUE(absl::StartsWith(AttrText(s->span, "kiln.file.path"), "web/")) << kind;
     EXPECT_EQ(AttrText(s->span, "gen_ai.request.model"), "kimi-k2");
   }
-  for (const ReceivedSpan* s : by_name["semaphore.wait"]) {
+  for (const ReceivedSpan* s : by_name.at("semaphore.wait")) {
     EXPECT_EQ(AttrText(s->span, "kiln.semaphore.name"), "compile");
     EXPECT_EQ(AttrInt(s->span, "kiln.semaphore.permits"), 1);
     EXPECT_GE(AttrInt(s->span, "kiln.permit.wait_ms"), 0);
   }
   for (const char* name : {"check", "build"}) {
-    for (const ReceivedSpan* s : by_name[name]) {
+    for (const ReceivedSpan* s : by_name.at(name)) {
       EXPECT_EQ(AttrText(s->span, "kiln.check.command").substr(0, 12), "node --check");
       const std::string code = AttrText(s->span, "kiln.check.exit_code");
       ASSERT_FALSE(code.empty()) << name;
@@ -278,7 +303,33 @@ TEST_F(TracingTest, OneTraceFromTheCliThroughTheWorkersIntoTheLlm) {
       }
     }
   }
-  EXPECT_EQ(AttrText(by_name["build"][0]->span, "kiln.check.exit_code"), "0");
+  EXPECT_EQ(AttrText(by_name.at("build")[0]->span, "kiln.check.exit_code"), "0");
+}
+
+// The embedded default: one process runs the CLI, the coordinator and the
+// workers; they share one exporter and still show as three services.
+TEST(EmbeddedTracingTest, TheEmbeddedClusterIsTracedUnderTheCommand) {
+  FakeOtlpReceiver receiver;
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/tracing-embedded");
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/repo");
+  fs::create_directories(dir + "/.cfg");
+  std::ofstream(dir + "/repo/package.json") << "{\"type\": \"module\"}\n";
+  std::ofstream(dir + "/job.yaml") << Spec();
+  Result r = Kiln(dir, absl::StrCat("run --plain --time_scale=50 --workers=2 --sandbox=none "
+                                    "--otlp_endpoint=",
+                                    receiver.endpoint(), " job.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string trace_id = TraceIdIn(r.out);
+  ASSERT_EQ(trace_id.size(), 32u) << r.out;
+  // The command exported everything before it exited.
+  const Trace trace = Collect(receiver.spans(), trace_id);
+  ExpectTree(trace);
+  for (const ReceivedSpan* s : trace.by_name.at("llm.request")) {
+    EXPECT_EQ(AttrText(s->span, "gen_ai.system"), "sim");
+    EXPECT_GT(AttrInt(s->span, "gen_ai.usage.output_tokens"), 0);
+  }
+  EXPECT_EQ(AttrText(trace.by_name.at("batch")[0]->span, "kiln.batch.state"), "SUCCEEDED");
 }
 
 }  // namespace
