@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/proto_time.h"
 #include "common/states.h"
+#include "common/token_bucket.h"
 #include "common/yaml_reader.h"
 #include "coordinator/spec_validator.h"
 
@@ -58,6 +60,9 @@ struct Scheduler::JobRec {
 struct Scheduler::BatchRec {
   std::string id;
   kiln::v1::SchedulingPolicy policy;
+  // policy.requests_per_minute, per model (the profiles' limits are the
+  // scheduler-wide limiter_'s).
+  std::map<std::string, TokenBucket> rpm;
   std::vector<int> jobs;
   int leased = 0;
   int open_jobs = 0;
@@ -313,11 +318,23 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
           task.node.variable_prompt_tokens +
               (reads_free ? 0 : task.node.stable_prompt_tokens),
           task.node.expected_output_tokens};
-      if (!limiter_.TryAdmit(task.node.model, rc, now)) {
-        const MonotonicTime at = now + limiter_.Wait(task.node.model, rc, now);
-        if (!rate_wakeup_ || at < *rate_wakeup_) rate_wakeup_ = at;
-        skipped.push_back(j);
-        continue;
+      if (!batch.policy.unpaced()) {
+        TokenBucket* own = nullptr;
+        if (batch.policy.requests_per_minute() > 0) {
+          own = &batch.rpm.try_emplace(task.node.model, batch.policy.requests_per_minute())
+                     .first->second;
+        }
+        absl::Duration wait = own != nullptr ? own->Wait(1, now) : absl::ZeroDuration();
+        if (wait <= absl::ZeroDuration() && !limiter_.TryAdmit(task.node.model, rc, now)) {
+          wait = limiter_.Wait(task.node.model, rc, now);
+        }
+        if (wait > absl::ZeroDuration()) {
+          const MonotonicTime at = now + wait;
+          if (!rate_wakeup_ || at < *rate_wakeup_) rate_wakeup_ = at;
+          skipped.push_back(j);
+          continue;
+        }
+        if (own != nullptr) own->TryTake(1, now);
       }
       if (seed) {
         g.state = GroupRec::kSeeding;

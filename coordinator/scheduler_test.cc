@@ -270,6 +270,32 @@ TEST_F(SchedulerTest, RatePacingHoldsDispatchToTheModelLimit) {
   EXPECT_EQ(dispatched, 90);
 }
 
+TEST_F(SchedulerTest, TheBatchsRequestsPerMinuteIsKept) {
+  Scheduler& s = Make();
+  // Model "m" has no limit of its own; the batch says 120 a minute.
+  ASSERT_TRUE(s.AddBatch("b", Parse("policy: {seed: never, requests_per_minute: 120}\njobs:\n" +
+                                    FlatJob("j", 300)))
+                  .ok());
+  int dispatched = static_cast<int>(s.Dispatch(1000).size());
+  EXPECT_EQ(dispatched, 120);  // a full bucket
+  ASSERT_TRUE(s.NextWakeup().has_value());
+  EXPECT_EQ(*s.NextWakeup() - clock_.MonotonicNow(), absl::Milliseconds(500));
+  for (int i = 0; i < 30; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    dispatched += static_cast<int>(s.Dispatch(1000).size());
+  }
+  EXPECT_EQ(dispatched, 180);  // then two a second
+}
+
+TEST_F(SchedulerTest, AnUnpacedBatchIgnoresEveryLimit) {
+  Scheduler& s = Make();
+  ASSERT_TRUE(s.AddBatch("b", Parse("policy: {seed: never, unpaced: true, "
+                                    "requests_per_minute: 10}\njobs:\n" +
+                                    FlatJob("j", 200, "limited")))
+                  .ok());
+  EXPECT_EQ(s.Dispatch(1000).size(), 200u);
+}
+
 TEST_F(SchedulerTest, RetriesBackOffExponentiallyThenGiveUp) {
   SchedulerOptions o;
   o.max_attempts = 3;

@@ -147,7 +147,7 @@ class SpecParser {
 
   void ParsePolicy(const YAML::Node& n, const std::string& f) {
     if (!Map(n, f)) return;
-    Keys(n, f, {"seed", "release", "concurrency", "requests_per_minute"});
+    Keys(n, f, {"seed", "release", "concurrency", "requests_per_minute", "unpaced"});
     kiln::v1::SchedulingPolicy* p = out_.batch.mutable_policy();
     if (n["seed"]) {
       const std::string fs = FieldPath(f, "seed");
@@ -181,6 +181,9 @@ class SpecParser {
     if (n["requests_per_minute"]) {
       p->set_requests_per_minute(
           Int(n["requests_per_minute"], FieldPath(f, "requests_per_minute")));
+    }
+    if (n["unpaced"]) {
+      p->set_unpaced(r_.Bool(n["unpaced"], Display(FieldPath(f, "unpaced"))));
     }
   }
 
