@@ -26,6 +26,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/proc_stats.h"
 #include "common/digest.h"
 #include "common/mutex.h"
 #include "common/subprocess.h"
@@ -86,35 +87,6 @@ class BenchRunner : public TaskRunner {
   std::deque<absl::Time> freed_ ABSL_GUARDED_BY(mu_);
   std::vector<double> latencies_ ABSL_GUARDED_BY(mu_);
 };
-
-struct ProcStats {
-  double rss_mib = 0;
-  double cpu_s = 0;
-};
-
-ProcStats Read(pid_t pid) {
-  ProcStats s;
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) s.rss_mib = std::stod(line.substr(6)) / 1024;
-  }
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string all((std::istreambuf_iterator<char>(stat)), {});
-  std::istringstream rest(all.substr(all.rfind(')') + 2));
-  std::vector<std::string> f;
-  for (std::string x; rest >> x;) f.push_back(x);
-  if (f.size() > 13) {
-    s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / sysconf(_SC_CLK_TCK);
-  }
-  return s;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
 
 kiln::v1::SubmitBatchRequest MakeBatch(const std::string& name, int tasks,
                                        int per_job) {
@@ -210,7 +182,7 @@ int Main() {
   auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   auto jobs = kiln::v1::JobService::NewStub(channel);
   for (auto& s : sessions) s->Start();
-  const ProcStats before = Read(coord->pid());
+  const ProcStats before = ReadProcStats(coord->pid());
 
   const absl::Time t0 = absl::Now();
   absl::Time accepted;
@@ -218,7 +190,7 @@ int Main() {
   const kiln::v1::BatchState final_state =
       RunBatch(jobs.get(), submit, &accepted, &events);
   const absl::Time done = absl::Now();
-  const ProcStats after = Read(coord->pid());
+  const ProcStats after = ReadProcStats(coord->pid());
 
   for (auto& s2 : sessions) s2->Stop();
 
@@ -277,6 +249,10 @@ int Main() {
   std::printf("  coordinator CPU        %.1f s: %.1f us per task\n",
               after.cpu_s - before.cpu_s,
               (after.cpu_s - before.cpu_s) * 1e6 / tasks);
+  // One line for bench/run.
+  std::printf("RESULT tasks=%d tasks_per_s=%.0f tasks_per_s_with_submit=%.0f "
+              "dispatch_p50_ms=%.3f dispatch_p99_ms=%.3f\n",
+              tasks, rate, tasks / absl::ToDoubleSeconds(done - t0), p50, p99);
   return final_state == kiln::v1::BATCH_STATE_SUCCEEDED ? 0 : 1;
 }
 

@@ -41,6 +41,9 @@ ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "how often workers must heartbeat");
 ABSL_FLAG(std::string, models, "", "YAML file of extra or overriding model profiles");
+ABSL_FLAG(double, time_scale, 1.0,
+          "the providers are simulated this many times faster than real time "
+          "(kiln_llmsim --time_scale): rate limits and cache TTLs are scaled to match");
 ABSL_FLAG(int64_t, max_blob_mib, 256, "largest blob a client may upload, MiB");
 
 namespace {
@@ -60,10 +63,13 @@ int main(int argc, char** argv) {
   absl::StatusOr<ModelCatalog> catalog =
       ModelCatalog::BuiltinWithFile(absl::GetFlag(FLAGS_models));
   if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
-  const ModelCatalog& models = *catalog;
+  const double time_scale = absl::GetFlag(FLAGS_time_scale);
+  if (!(time_scale > 0)) return Fail("--time_scale must be positive");
+  const ModelCatalog models = catalog->TimeScaled(time_scale);
 
   CoordinatorOptions options;
   options.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+  options.scheduler.time_scale = time_scale;
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   if (options.lease_ttl <= options.heartbeat_interval) {
     return Fail("--lease_ttl must be longer than --heartbeat_interval");

@@ -321,8 +321,9 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
       if (!batch.policy.unpaced()) {
         TokenBucket* own = nullptr;
         if (batch.policy.requests_per_minute() > 0) {
-          own = &batch.rpm.try_emplace(task.node.model, batch.policy.requests_per_minute())
-                     .first->second;
+          const auto rpm = static_cast<int64_t>(
+              std::llround(batch.policy.requests_per_minute() * options_.time_scale));
+          own = &batch.rpm.try_emplace(task.node.model, rpm).first->second;
         }
         absl::Duration wait = own != nullptr ? own->Wait(1, now) : absl::ZeroDuration();
         if (wait <= absl::ZeroDuration() && !limiter_.TryAdmit(task.node.model, rc, now)) {

@@ -65,6 +65,11 @@ struct SchedulerOptions {
   // Cluster-wide requests per minute per model on top of profile limits
   // (0: profile limits only).
   int64_t requests_per_minute_cap = 0;
+  // The provider runs this many times faster than the scheduler's clock (a
+  // simulator at a time scale): batches' requests_per_minute are scaled to
+  // match. The profiles' limits come scaled with the catalog
+  // (ModelCatalog::TimeScaled).
+  double time_scale = 1;
 };
 
 // How an attempt ended, as the worker reports it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package Kiln needs to build, test and run, and the
 # npm packages of the SDK compatibility test (tests/node) under
-# ~/.cache/kiln/node. Idempotent: when everything is already installed it
+# ~/.cache/kiln/node (with --bench also bench/run's Celery and Redis).
+# Idempotent: when everything is already installed it
 # only runs dpkg-query and compares a lock file (no network).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,10 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+# bench/run's peer for the dispatch comparison: Celery 5 on Redis.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(redis-server python3-celery python3-redis)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
