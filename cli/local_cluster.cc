@@ -94,10 +94,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   // A sim provider runs at its time scale; the coordinator paces in real time.
   const double scale =
       options.provider.kind == "sim" ? options.provider.sim.time_scale : 1.0;
-  c->coordinator_models_ = models->TimeScaled(scale);
   co.scheduler.time_scale = scale;
-  auto server = CoordinatorServer::Start(c->store_.get(), RealClock(),
-                                         &c->coordinator_models_, co, so);
+  auto server = CoordinatorServer::Start(c->store_.get(), RealClock(), models, co, so);
   if (!server.ok()) return server.status();
   c->server_ = std::move(*server);
   c->endpoint_.target = absl::StrCat("127.0.0.1:", c->server_->port());

@@ -73,9 +73,6 @@ class LocalCluster {
   Endpoint endpoint_;
   std::string endpoint_file_;
   std::unique_ptr<Store> store_;
-  // The coordinator's view of the models: the sim provider's limits and
-  // TTLs in real time (ModelCatalog::TimeScaled).
-  ModelCatalog coordinator_models_;
   std::unique_ptr<CoordinatorServer> server_;
   std::unique_ptr<Provider> provider_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -4,8 +4,10 @@
 
 namespace kiln {
 
-TokenBucket::TokenBucket(int64_t per_minute)
-    : per_minute_(per_minute), level_(static_cast<double>(per_minute)) {}
+TokenBucket::TokenBucket(int64_t per_minute, double time_scale)
+    : per_minute_(per_minute),
+      per_second_(static_cast<double>(per_minute) / 60.0 * (time_scale > 0 ? time_scale : 1)),
+      level_(static_cast<double>(per_minute)) {}
 
 void TokenBucket::Refill(MonotonicTime now) {
   if (!started_) {
@@ -14,9 +16,8 @@ void TokenBucket::Refill(MonotonicTime now) {
     return;
   }
   if (now <= last_) return;
-  const double per_sec = static_cast<double>(per_minute_) / 60.0;
   level_ = std::min(static_cast<double>(per_minute_),
-                    level_ + absl::ToDoubleSeconds(now - last_) * per_sec);
+                    level_ + absl::ToDoubleSeconds(now - last_) * per_second_);
   last_ = now;
 }
 
@@ -36,8 +37,7 @@ absl::Duration TokenBucket::Wait(double amount, MonotonicTime now) {
   Refill(now);
   const double need = std::min(amount, static_cast<double>(per_minute_));
   if (level_ + 1e-9 >= need) return absl::ZeroDuration();
-  const double per_sec = static_cast<double>(per_minute_) / 60.0;
-  return absl::Seconds((need - level_) / per_sec);
+  return absl::Seconds((need - level_) / per_second_);
 }
 
 }  // namespace kiln

@@ -14,10 +14,15 @@ namespace kiln {
 
 // A bucket of `per_minute` units refilled continuously (per_minute / 60
 // per second); starts full. per_minute <= 0 means unlimited.
+//
+// `time_scale` > 1: the limit belongs to a provider simulated that many
+// times faster than the clock passed in (kiln_llmsim --time_scale), so the
+// bucket refills that many times faster, while it holds no more than
+// `per_minute` units, as the provider's does.
 class TokenBucket {
  public:
   TokenBucket() = default;
-  explicit TokenBucket(int64_t per_minute);
+  explicit TokenBucket(int64_t per_minute, double time_scale = 1);
 
   bool unlimited() const { return per_minute_ <= 0; }
   // Takes `amount` if available at `now`. An amount larger than the whole
@@ -29,6 +34,7 @@ class TokenBucket {
  private:
   void Refill(MonotonicTime now);
   int64_t per_minute_ = 0;
+  double per_second_ = 0;  // refill rate on the caller's clock
   double level_ = 0;
   MonotonicTime last_;
   bool started_ = false;

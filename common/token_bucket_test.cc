@@ -38,3 +38,25 @@ TEST(TokenBucket, UnlimitedAlwaysAdmits) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(TokenBucketTimeScaleTest, RefillsFasterButHoldsNoMore) {
+  // 60 a minute for a provider simulated 10x faster: 10 a second on this
+  // clock, but never more than 60 at once.
+  TokenBucket b(60, 10);
+  const MonotonicTime t0 = MonotonicTime::FromEpoch(absl::Seconds(100));
+  int taken = 0;
+  while (b.TryTake(1, t0)) ++taken;
+  EXPECT_EQ(taken, 60);
+  EXPECT_EQ(b.Wait(1, t0), absl::Milliseconds(100));
+  EXPECT_TRUE(b.TryTake(1, t0 + absl::Milliseconds(100)));
+  // An hour idle refills to the capacity, not beyond.
+  taken = 0;
+  while (b.TryTake(1, t0 + absl::Hours(1))) ++taken;
+  EXPECT_EQ(taken, 60);
+}
+
+}  // namespace
+}  // namespace kiln

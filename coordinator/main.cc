@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
   const double time_scale = absl::GetFlag(FLAGS_time_scale);
   if (!(time_scale > 0)) return Fail("--time_scale must be positive");
-  const ModelCatalog models = catalog->TimeScaled(time_scale);
+  const ModelCatalog& models = *catalog;
 
   CoordinatorOptions options;
   options.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);

@@ -84,7 +84,8 @@ Scheduler::Scheduler(const Clock* clock, const ModelCatalog* models,
       models_(models),
       options_(options),
       cost_(models, options.cost),
-      limiter_(models, options.requests_per_minute_cap),
+      limiter_(models, options.requests_per_minute_cap,
+               options.time_scale * options.pacing_headroom),
       rng_(options.random_seed) {}
 
 Scheduler::~Scheduler() = default;
@@ -234,7 +235,8 @@ void Scheduler::RemoveReady(int t) {
 
 absl::Duration Scheduler::CacheTtl(const std::string& model) const {
   const ModelProfile* p = models_->Find(model);
-  return p != nullptr ? p->cache_ttl : absl::Minutes(5);
+  const absl::Duration ttl = p != nullptr ? p->cache_ttl : absl::Minutes(5);
+  return options_.time_scale > 0 ? ttl / options_.time_scale : ttl;
 }
 
 bool Scheduler::NeedsSeeding(const TaskRec& task, const GroupRec& g) const {
@@ -321,9 +323,10 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
       if (!batch.policy.unpaced()) {
         TokenBucket* own = nullptr;
         if (batch.policy.requests_per_minute() > 0) {
-          const auto rpm = static_cast<int64_t>(
-              std::llround(batch.policy.requests_per_minute() * options_.time_scale));
-          own = &batch.rpm.try_emplace(task.node.model, rpm).first->second;
+          own = &batch.rpm
+                     .try_emplace(task.node.model, batch.policy.requests_per_minute(),
+                                  options_.time_scale * options_.pacing_headroom)
+                     .first->second;
         }
         absl::Duration wait = own != nullptr ? own->Wait(1, now) : absl::ZeroDuration();
         if (wait <= absl::ZeroDuration() && !limiter_.TryAdmit(task.node.model, rc, now)) {

@@ -66,10 +66,14 @@ struct SchedulerOptions {
   // (0: profile limits only).
   int64_t requests_per_minute_cap = 0;
   // The provider runs this many times faster than the scheduler's clock (a
-  // simulator at a time scale): batches' requests_per_minute are scaled to
-  // match. The profiles' limits come scaled with the catalog
-  // (ModelCatalog::TimeScaled).
+  // simulator at a time scale): rate limits refill and cache TTLs lapse
+  // that many times faster (TokenBucket).
   double time_scale = 1;
+  // Pace at this share of each rate limit's refill rate: requests reach the
+  // provider with jitter (dispatch, prompt assembly, the network), and a
+  // provider's bucket measured at the edge would answer some of them 429
+  // at 100%.
+  double pacing_headroom = 0.97;
 };
 
 // How an attempt ended, as the worker reports it.

@@ -254,7 +254,9 @@ jobs:
 }
 
 TEST_F(SchedulerTest, RatePacingHoldsDispatchToTheModelLimit) {
-  Scheduler& s = Make();
+  SchedulerOptions o;
+  o.pacing_headroom = 1;  // exactly the limit
+  Scheduler& s = Make(o);
   ASSERT_TRUE(s.AddBatch("b", Parse("policy: {seed: never}\njobs:\n" +
                                     FlatJob("j", 200, "limited")))
                   .ok());
@@ -271,7 +273,9 @@ TEST_F(SchedulerTest, RatePacingHoldsDispatchToTheModelLimit) {
 }
 
 TEST_F(SchedulerTest, TheBatchsRequestsPerMinuteIsKept) {
-  Scheduler& s = Make();
+  SchedulerOptions o;
+  o.pacing_headroom = 1;
+  Scheduler& s = Make(o);
   // Model "m" has no limit of its own; the batch says 120 a minute.
   ASSERT_TRUE(s.AddBatch("b", Parse("policy: {seed: never, requests_per_minute: 120}\njobs:\n" +
                                     FlatJob("j", 300)))
@@ -285,6 +289,24 @@ TEST_F(SchedulerTest, TheBatchsRequestsPerMinuteIsKept) {
     dispatched += static_cast<int>(s.Dispatch(1000).size());
   }
   EXPECT_EQ(dispatched, 180);  // then two a second
+}
+
+TEST_F(SchedulerTest, PacingKeepsHeadroomAndFollowsTheTimeScale) {
+  SchedulerOptions o;
+  o.time_scale = 10;  // a provider simulated 10x faster
+  Scheduler& s = Make(o);  // default headroom: 97%
+  ASSERT_TRUE(s.AddBatch("b", Parse("policy: {seed: never}\njobs:\n" +
+                                    FlatJob("j", 200, "limited")))
+                  .ok());
+  // 60 a minute of simulated time: a full bucket (60), then 10 x 0.97
+  // a second of this clock.
+  int dispatched = static_cast<int>(s.Dispatch(1000).size());
+  EXPECT_EQ(dispatched, 60);
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    dispatched += static_cast<int>(s.Dispatch(1000).size());
+  }
+  EXPECT_EQ(dispatched, 60 + 97);
 }
 
 TEST_F(SchedulerTest, AnUnpacedBatchIgnoresEveryLimit) {

@@ -1,6 +1,5 @@
 #include "llm/model_profile.h"
 
-#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -116,22 +115,6 @@ ModelCatalog ModelCatalog::Builtin() {
 void ModelCatalog::Put(ModelProfile profile) {
   std::string name = profile.name;
   profiles_[std::move(name)] = std::move(profile);
-}
-
-ModelCatalog ModelCatalog::TimeScaled(double time_scale) const {
-  ModelCatalog out = *this;
-  if (!(time_scale > 0) || time_scale == 1) return out;
-  auto scale = [time_scale](int64_t per_minute) {
-    return per_minute <= 0 ? per_minute
-                           : static_cast<int64_t>(std::llround(per_minute * time_scale));
-  };
-  for (auto& [name, p] : out.profiles_) {
-    p.requests_per_minute = scale(p.requests_per_minute);
-    p.input_tokens_per_minute = scale(p.input_tokens_per_minute);
-    p.output_tokens_per_minute = scale(p.output_tokens_per_minute);
-    p.cache_ttl = p.cache_ttl / time_scale;
-  }
-  return out;
 }
 
 const ModelProfile* ModelCatalog::Find(absl::string_view name) const {

@@ -97,12 +97,6 @@ class ModelCatalog {
 
   std::vector<std::string> Names() const;
 
-  // The catalog as seen from real time when the provider is simulated
-  // `time_scale` times faster (kiln_llmsim --time_scale): per-minute limits
-  // multiplied, cache TTLs divided. Speeds and prices are unchanged (they
-  // describe simulated time). For the coordinator's pacing only.
-  ModelCatalog TimeScaled(double time_scale) const;
-
   // The built-in profiles merged with the YAML file at `path` (none when it
   // is empty). INVALID_ARGUMENT names the flag-given file and the line.
   static absl::StatusOr<ModelCatalog> BuiltinWithFile(const std::string& path);

@@ -90,25 +90,3 @@ TEST(ModelCatalog, MergeYamlNamesFileLineAndField) {
 
 }  // namespace
 }  // namespace kiln
-
-namespace kiln {
-namespace {
-
-TEST(ModelCatalogTimeScaledTest, LimitsAndTtlFollowTheScaleSpeedsAndPricesDoNot) {
-  const ModelCatalog base = ModelCatalog::Builtin();
-  const ModelCatalog fast = base.TimeScaled(50);
-  const ModelProfile* a = base.Find("kimi-k2");
-  const ModelProfile* b = fast.Find("kimi-k2");
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  EXPECT_EQ(b->requests_per_minute, a->requests_per_minute * 50);
-  EXPECT_EQ(b->cache_ttl, a->cache_ttl / 50);
-  EXPECT_EQ(b->ttft, a->ttft);
-  EXPECT_EQ(b->output_tps, a->output_tps);
-  EXPECT_EQ(b->Cost({1000, 0, 0, 1000}), a->Cost({1000, 0, 0, 1000}));
-  EXPECT_EQ(base.TimeScaled(1).Find("kimi-k2")->requests_per_minute,
-            a->requests_per_minute);
-}
-
-}  // namespace
-}  // namespace kiln

@@ -5,8 +5,8 @@
 namespace kiln {
 
 RateLimiter::RateLimiter(const ModelCatalog* models,
-                         int64_t requests_per_minute_cap)
-    : models_(models), rpm_cap_(requests_per_minute_cap) {}
+                         int64_t requests_per_minute_cap, double time_scale)
+    : models_(models), rpm_cap_(requests_per_minute_cap), time_scale_(time_scale) {}
 
 RateLimiter::Buckets& RateLimiter::For(const std::string& model) {
   auto it = buckets_.find(model);
@@ -19,9 +19,9 @@ RateLimiter::Buckets& RateLimiter::For(const std::string& model) {
     otpm = p->output_tokens_per_minute;
   }
   if (rpm_cap_ > 0) rpm = rpm > 0 ? std::min(rpm, rpm_cap_) : rpm_cap_;
-  b.requests = TokenBucket(rpm);
-  b.input = TokenBucket(itpm);
-  b.output = TokenBucket(otpm);
+  b.requests = TokenBucket(rpm, time_scale_);
+  b.input = TokenBucket(itpm, time_scale_);
+  b.output = TokenBucket(otpm, time_scale_);
   return buckets_.emplace(model, b).first->second;
 }
 

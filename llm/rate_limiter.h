@@ -25,9 +25,10 @@ struct RequestCost {
 class RateLimiter {
  public:
   // Limits per model from the catalog (profile limits), tightened by
-  // `requests_per_minute_cap` when positive.
+  // `requests_per_minute_cap` when positive. `time_scale`: the provider is
+  // simulated that many times faster than the clock (TokenBucket).
   explicit RateLimiter(const ModelCatalog* models,
-                       int64_t requests_per_minute_cap = 0);
+                       int64_t requests_per_minute_cap = 0, double time_scale = 1);
 
   // Admits one request to `model` at `now` (taking from all three buckets)
   // or, when any bucket is short, takes nothing and returns false.
@@ -45,6 +46,7 @@ class RateLimiter {
 
   const ModelCatalog* models_;
   int64_t rpm_cap_;
+  double time_scale_;
   std::map<std::string, Buckets> buckets_;
 };
 
