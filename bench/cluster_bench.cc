@@ -8,8 +8,8 @@
 //   naive parallel  every ready task at once, no cache seeding, no pacing
 //                   (seed: never, unpaced): 429s are retried by the workers
 //   cached batch    one request per prefix awaited to completion, then every
-//                   ready task at once, no pacing (release: completion,
-//                   unpaced)
+//                   ready task at once, no pacing (seed: always, release:
+//                   completion, unpaced)
 //   kiln            the defaults: seeds released at the first token, paced
 //                   to the profiles' and the batch's limits
 //
@@ -110,6 +110,7 @@ kiln::v1::BatchSpec ForStrategy(kiln::v1::BatchSpec spec, const std::string& str
     p->set_seed(kiln::v1::SEED_MODE_NEVER);
     p->set_unpaced(true);
   } else if (strategy == "cached") {
+    p->set_seed(kiln::v1::SEED_MODE_ALWAYS);
     p->set_release(kiln::v1::RELEASE_MODE_COMPLETION);
     p->set_unpaced(true);
   }
@@ -299,19 +300,23 @@ int Main() {
     if (r.strategy == "kiln" && r.ok) kiln = &r;
   }
   if (kiln != nullptr) {
-    bool fastest = true, cheaper_than_naive = true;
+    // Ahead of every other strategy; "tied" when within 1% of the best of
+    // them (several strategies at the bound cannot be told apart).
+    bool ahead = true, tied = true, cheaper_than_naive = true;
     for (const Row& r : rows) {
       if (&r == kiln || !r.ok) continue;
-      if (r.makespan_s <= kiln->makespan_s) fastest = false;
+      if (r.makespan_s <= kiln->makespan_s) ahead = false;
+      if (r.makespan_s * 1.01 < kiln->makespan_s) tied = false;
       if (r.strategy == "naive" && r.cost <= kiln->cost) cheaper_than_naive = false;
     }
+    const char* fastest = ahead ? "met" : (tied ? "tied" : "missed");
     std::printf("TARGET %s makespan_ratio=%.3f (<= 1.10: %s) full_over_min=%.3f (<= 1.05: %s) "
                 "fastest=%s cheaper_than_naive=%s 429s=%lld\n",
                 scenario.c_str(), kiln->makespan_s / std::max(1e-9, bound),
                 kiln->makespan_s / bound <= 1.10 ? "met" : "missed",
                 kiln->usage.input_tokens() / least,
                 kiln->usage.input_tokens() / least <= 1.05 ? "met" : "missed",
-                fastest ? "met" : "missed", cheaper_than_naive ? "met" : "missed",
+                fastest, cheaper_than_naive ? "met" : "missed",
                 static_cast<long long>(kiln->usage.rate_limited()));
   }
   for (const Row& r : rows) {
