@@ -20,18 +20,12 @@
 #include "absl/strings/strip.h"
 #include "common/subprocess.h"
 #include "gtest/gtest.h"
+#include "tests/kiln_cli.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string Bin(const std::string& runfile) { return fs::absolute(runfile).string(); }
 
 // A fresh working directory holding copies (links resolved) of `examples`.
 std::string Workdir(const std::string& name, const std::vector<std::string>& examples = {}) {
@@ -53,19 +47,11 @@ std::string Workdir(const std::string& name, const std::vector<std::string>& exa
   return dir;
 }
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = KilnResult;
 
 // Runs kiln in `cwd` with no user config, as a shell would.
 Result Kiln(const std::string& cwd, const std::string& args, const std::string& env = "") {
-  const std::string o = cwd + "/.stdout", e = cwd + "/.stderr";
-  const std::string cmd = absl::StrCat("cd ", cwd, " && env XDG_CONFIG_HOME=", cwd, "/.cfg ",
-                                       env, " ", Bin("cli/kiln"), " ", args, " >", o, " 2>", e);
-  const int rc = std::system(cmd.c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, Slurp(o), Slurp(e)};
+  return RunKiln(cwd, args, env);
 }
 
 int Sh(const std::string& cmd) { return std::system(cmd.c_str()); }

@@ -9,8 +9,6 @@
 // with every parent present, each span from the right service, and the
 // attributes agreeing across processes (the tokens the simulator billed are
 // the ones the worker recorded and the coordinator totalled).
-#include <sys/wait.h>
-
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -29,6 +27,7 @@
 #include "common/fake_span_sink.h"
 #include "common/subprocess.h"
 #include "gtest/gtest.h"
+#include "tests/kiln_cli.h"
 
 namespace kiln {
 namespace {
@@ -39,26 +38,8 @@ using opentelemetry::proto::trace::v1::Status;
 
 constexpr char kToken[] = "tracing-token";
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string Bin(const std::string& runfile) { return fs::absolute(runfile).string(); }
-
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Result Kiln(const std::string& cwd, const std::string& args) {
-  const std::string o = cwd + "/.stdout", e = cwd + "/.stderr";
-  const std::string cmd =
-      absl::StrCat("cd ", cwd, " && env XDG_CONFIG_HOME=", cwd, "/.cfg KILN_TOKEN=", kToken,
-                   " ", Bin("cli/kiln"), " ", args, " >", o, " 2>", e);
-  const int rc = std::system(cmd.c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, Slurp(o), Slurp(e)};
+KilnResult Kiln(const std::string& cwd, const std::string& args) {
+  return RunKiln(cwd, args, absl::StrCat("KILN_TOKEN=", kToken));
 }
 
 constexpr char kSpec[] = R"(name: traced
@@ -219,14 +200,14 @@ class TracingTest : public ::testing::Test {
 
 TEST_F(TracingTest, OneTraceFromTheCliThroughTheWorkersIntoTheLlm) {
   const std::string otlp = "--otlp_endpoint=" + receiver_.endpoint();
-  Result r = Kiln(dir_, absl::StrCat("run --plain --coordinator=", target_, " ", otlp,
+  KilnResult r = Kiln(dir_, absl::StrCat("run --plain --coordinator=", target_, " ", otlp,
                                      " job.yaml"));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   // A second batch with tracing sampled out adds no spans.
   std::ofstream(dir_ + "/again.yaml")
       << absl::StrReplaceAll(Spec(), {{"name: traced", "name: untraced"},
                                       {"Game loop.", "Main loop."}});
-  Result quiet = Kiln(dir_, absl::StrCat("run --plain --coordinator=", target_, " ", otlp,
+  KilnResult quiet = Kiln(dir_, absl::StrCat("run --plain --coordinator=", target_, " ", otlp,
                                          " --trace_sample_ratio=0 again.yaml"));
   ASSERT_EQ(quiet.code, 0) << quiet.out << quiet.err;
   EXPECT_EQ(quiet.out.find("kiln: trace "), std::string::npos) << quiet.out;
@@ -316,7 +297,7 @@ TEST(EmbeddedTracingTest, TheEmbeddedClusterIsTracedUnderTheCommand) {
   fs::create_directories(dir + "/.cfg");
   std::ofstream(dir + "/repo/package.json") << "{\"type\": \"module\"}\n";
   std::ofstream(dir + "/job.yaml") << Spec();
-  Result r = Kiln(dir, absl::StrCat("run --plain --time_scale=50 --workers=2 --sandbox=none "
+  KilnResult r = Kiln(dir, absl::StrCat("run --plain --time_scale=50 --workers=2 --sandbox=none "
                                     "--otlp_endpoint=",
                                     receiver.endpoint(), " job.yaml"));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
