@@ -24,7 +24,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/proc_stats.h"
-#include "common/mutex.h"
 #include "common/subprocess.h"
 #include "grpcpp/grpcpp.h"
 #include "worker/permits.h"

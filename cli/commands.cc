@@ -446,11 +446,14 @@ int Traced(Ctx& c, const std::string& name, Fn body) {
   return rc;
 }
 
-// "kiln: trace <id>" with where to see it, when this process exports.
-void PrintTrace(const Ctx& c, const kiln::v1::Batch& batch) {
-  if (batch.trace_id().empty() || !c.telemetry->enabled()) return;
-  c.out << "kiln: trace " << batch.trace_id() << " (exporting to "
-        << c.telemetry->endpoint() << "; in Jaeger: /trace/" << batch.trace_id() << ")\n";
+// "kiln: trace <id>" with where to see it, when this process exports and
+// the batch is traced (a resumed batch keeps its first trace).
+void PrintTrace(const Ctx& c, Client* client, const std::string& batch_id) {
+  if (!c.telemetry->enabled()) return;
+  absl::StatusOr<kiln::v1::Batch> b = client->GetBatch(batch_id, kiln::v1::BATCH_VIEW_BASIC);
+  if (!b.ok() || b->trace_id().empty()) return;
+  c.out << "kiln: trace " << b->trace_id() << " (exporting to " << c.telemetry->endpoint()
+        << "; in Jaeger: /trace/" << b->trace_id() << ")\n";
 }
 
 int RunBatch(Ctx& c, Span* span) {
@@ -490,9 +493,7 @@ int RunBatch(Ctx& c, Span* span) {
   }
   span->SetString("kiln.batch.id", batch_id);
   c.out << "kiln: batch " << batch_id << " from " << file << "\n";
-  if (auto b = client->GetBatch(batch_id, kiln::v1::BATCH_VIEW_BASIC); b.ok()) {
-    PrintTrace(c, *b);
-  }
+  PrintTrace(c, client.get(), batch_id);
   c.out.flush();
 
   absl::StatusOr<kiln::v1::Batch> batch = Follow(c, client.get(), batch_id);

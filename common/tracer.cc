@@ -120,18 +120,14 @@ void Span::End(absl::Time end) {
 
 // ---------------------------------------------------------------- Tracer
 
-Tracer::Tracer(std::string service_name, SpanSink* sink, double sample_ratio,
-               std::map<std::string, std::string> resource_attributes)
+Tracer::Tracer(std::string service_name, SpanSink* sink, double sample_ratio)
     : sink_(sink), sample_ratio_(sample_ratio), rng_(std::random_device{}()) {
   auto resource = std::make_shared<otlp::Resource>();
-  resource_attributes.emplace("service.name", std::move(service_name));
-  resource_attributes.emplace("host.name", HostName());
-  resource_attributes.emplace("telemetry.sdk.name", "kiln");
-  resource_attributes.emplace("telemetry.sdk.language", "cpp");
-  for (const auto& [k, v] : resource_attributes) {
-    *resource->add_attributes() = StringAttr(k, v);
-  }
+  *resource->add_attributes() = StringAttr("service.name", service_name);
+  *resource->add_attributes() = StringAttr("host.name", HostName());
   *resource->add_attributes() = IntAttr("process.pid", getpid());
+  *resource->add_attributes() = StringAttr("telemetry.sdk.name", "kiln");
+  *resource->add_attributes() = StringAttr("telemetry.sdk.language", "cpp");
   resource_ = std::move(resource);
 }
 

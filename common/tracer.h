@@ -15,7 +15,6 @@
 #define KILN_COMMON_TRACER_H_
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -97,12 +96,11 @@ class Tracer {
  public:
   // A disabled tracer: its spans record nothing, and it starts no traces.
   Tracer() = default;
-  // Spans of `service_name` (the resource's service.name, with
-  // `resource_attributes`) go to `sink` (not owned). New traces are
-  // sampled with probability `sample_ratio`; a span under a remote parent
-  // follows the parent's decision.
-  Tracer(std::string service_name, SpanSink* sink, double sample_ratio,
-         std::map<std::string, std::string> resource_attributes = {});
+  // Spans of `service_name` (the resource's service.name, with host.name
+  // and process.pid) go to `sink` (not owned). New traces are sampled with
+  // probability `sample_ratio`; a span under a remote parent follows the
+  // parent's decision.
+  Tracer(std::string service_name, SpanSink* sink, double sample_ratio);
   Tracer(const Tracer&) = delete;
   Tracer& operator=(const Tracer&) = delete;
 

@@ -83,15 +83,6 @@ AttemptReport ToReport(const kiln::v1::LoggedResult& r) {
   return rep;
 }
 
-kiln::v1::Usage UsageOf(const TokenCounts& t) {
-  kiln::v1::Usage u;
-  u.set_input_tokens(t.input);
-  u.set_cache_read_tokens(t.cache_read);
-  u.set_cache_write_tokens(t.cache_write);
-  u.set_output_tokens(t.output);
-  return u;
-}
-
 kiln::v1::JobState FromPhase(JobPhase p) {
   switch (p) {
     case JobPhase::kSucceeded:
@@ -542,7 +533,7 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
   bs->set_state(next);
   *bs->mutable_tasks() = Counts(id, "");
   if (totals) {
-    *bs->mutable_usage() = UsageOf(totals->usage);
+    *bs->mutable_usage() = ToUsage(totals->usage);
     bs->set_cost_usd(totals->cost_usd);
   }
   AddEvent(b, std::move(be));
@@ -704,7 +695,7 @@ kiln::v1::Batch Coordinator::BatchProto(const BatchState& b,
   const std::string& id = out.id();
   *out.mutable_tasks() = Counts(id, "");
   if (auto totals = scheduler_.Batch(id)) {
-    *out.mutable_usage() = UsageOf(totals->usage);
+    *out.mutable_usage() = ToUsage(totals->usage);
     out.mutable_usage()->set_requests(totals->llm_requests);
     out.set_cost_usd(totals->cost_usd);
   }

@@ -19,10 +19,13 @@ constexpr char kBatchSpan[] = "batch";
 
 TraceContext BatchTraceOf(const kiln::v1::BatchRecord& record) {
   TraceContext ctx;
+  // Untraced batches (the usual case) on the dispatch path: no parse.
+  if (record.batch().trace_id().empty()) return ctx;
   absl::StatusOr<TraceId> trace = ParseTraceId(record.batch().trace_id());
   if (!trace.ok()) return ctx;
   ctx.trace_id = *trace;
   ctx.sampled = true;  // only sampled traces are stored
+  if (record.trace_parent_span_id().empty()) return ctx;
   if (absl::StatusOr<SpanId> parent = ParseSpanId(record.trace_parent_span_id());
       parent.ok()) {
     ctx.span_id = *parent;

@@ -482,11 +482,7 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
       return;
     }
     if (span.recording()) {
-      kiln::v1::Usage usage;
-      usage.set_input_tokens(r.usage.input);
-      usage.set_cache_read_tokens(r.usage.cache_read);
-      usage.set_cache_write_tokens(r.usage.cache_write);
-      usage.set_output_tokens(r.usage.output);
+      kiln::v1::Usage usage = ToUsage(r.usage);
       usage.set_requests(1);
       SetUsageAttributes(usage, r.cost_usd, &span);
       // The id in the body, as the client reads it.

@@ -22,6 +22,15 @@ absl::Duration ModelProfile::RequestTime(int64_t uncached_prompt_tokens,
   return t;
 }
 
+kiln::v1::Usage ToUsage(const TokenCounts& t) {
+  kiln::v1::Usage u;
+  u.set_input_tokens(t.input);
+  u.set_cache_read_tokens(t.cache_read);
+  u.set_cache_write_tokens(t.cache_write);
+  u.set_output_tokens(t.output);
+  return u;
+}
+
 double ModelProfile::Cost(const TokenCounts& t) const {
   const double in = input_usd_per_mtok / 1e6;
   return static_cast<double>(t.input) * in +

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "kiln/v1/task.pb.h"
 
 namespace kiln {
 
@@ -22,6 +23,9 @@ struct TokenCounts {
   int64_t cache_write = 0;  // prompt tokens written to the cache
   int64_t output = 0;
 };
+
+// The same counts as the API's Usage (requests and 429s left at 0).
+kiln::v1::Usage ToUsage(const TokenCounts& t);
 
 // One model's behaviour and prices. Plain value type.
 struct ModelProfile {

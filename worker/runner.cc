@@ -84,11 +84,7 @@ std::string Seconds(absl::Duration d) {
 }
 
 kiln::v1::Usage UsageOf(const LlmResult& r) {
-  kiln::v1::Usage u;
-  u.set_input_tokens(r.usage.input);
-  u.set_cache_read_tokens(r.usage.cache_read);
-  u.set_cache_write_tokens(r.usage.cache_write);
-  u.set_output_tokens(r.usage.output);
+  kiln::v1::Usage u = ToUsage(r.usage);
   u.set_requests(std::max(1, r.attempts - r.rate_limited));
   u.set_rate_limited(r.rate_limited);
   return u;
