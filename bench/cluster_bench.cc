@@ -117,18 +117,6 @@ kiln::v1::BatchSpec ForStrategy(kiln::v1::BatchSpec spec, const std::string& str
   return spec;
 }
 
-absl::StatusOr<Subprocess> StartAndWait(std::vector<std::string> argv,
-                                        std::map<std::string, std::string> env,
-                                        const std::string& log, const std::string& port_file,
-                                        int* port) {
-  auto p = Subprocess::Start(argv, env, log);
-  if (!p.ok()) return p.status();
-  auto line = WaitForFileLine(port_file, absl::Seconds(30));
-  if (!line.ok()) return line.status();
-  *port = std::stoi(*line);
-  return p;
-}
-
 Row RunStrategy(const kiln::v1::BatchSpec& base, const std::string& strategy) {
   Row row;
   row.strategy = strategy;
@@ -147,13 +135,13 @@ Row RunStrategy(const kiln::v1::BatchSpec& base, const std::string& strategy) {
                                        absl::StrCat("--time_scale=", scale), "--seed=1"};
   if (rpm > 0) sim_argv.push_back(absl::StrCat("--rpm=", rpm));
   int sim_port = 0;
-  auto sim = StartAndWait(sim_argv, {}, dir + "/llmsim.log", dir + "/llmsim.port", &sim_port);
+  auto sim = StartServer(sim_argv, {}, dir + "/llmsim.log", dir + "/llmsim.port", &sim_port);
   if (!sim.ok()) {
     row.error = absl::StrCat("kiln_llmsim: ", sim.status().message());
     return row;
   }
   int port = 0;
-  auto coord = StartAndWait(
+  auto coord = StartServer(
       {"coordinator/kiln_coordinator", "--listen=127.0.0.1:0",
        "--port_file=" + dir + "/coordinator.port", "--state_dir=" + dir + "/state",
        absl::StrCat("--time_scale=", scale), "--heartbeat_interval=1s", "--lease_ttl=20s"},

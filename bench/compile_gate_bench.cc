@@ -52,15 +52,17 @@ int Main() {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const int permits = absl::GetFlag(FLAGS_permits);
-  auto coord = Subprocess::Start(
+  int port = 0;
+  auto coord = StartServer(
       {"coordinator/kiln_coordinator", "--listen=127.0.0.1:0",
        "--port_file=" + dir + "/port", "--state_dir=" + dir + "/state",
        absl::StrCat("--permits=compile=", permits)},
-      {}, dir + "/coordinator.log");
-  if (!coord.ok()) return 1;
-  auto port = WaitForFileLine(dir + "/port", absl::Seconds(30));
-  if (!port.ok()) return 1;
-  const std::string target = absl::StrCat("127.0.0.1:", *port);
+      {}, dir + "/coordinator.log", dir + "/port", &port);
+  if (!coord.ok()) {
+    std::fprintf(stderr, "compile_gate_bench: %s\n", coord.status().ToString().c_str());
+    return 1;
+  }
+  const std::string target = absl::StrCat("127.0.0.1:", port);
 
   const int workers = absl::GetFlag(FLAGS_workers);
   const int slots = absl::GetFlag(FLAGS_slots);

@@ -11,6 +11,7 @@ extern char** environ;
 #include <cstring>
 #include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -104,6 +105,20 @@ absl::StatusOr<std::string> WaitForFileLine(const std::string& path,
   }
   return absl::DeadlineExceededError(
       absl::StrCat(path, " was not written within ", absl::FormatDuration(timeout)));
+}
+
+absl::StatusOr<Subprocess> StartServer(const std::vector<std::string>& argv,
+                                       const std::map<std::string, std::string>& env,
+                                       const std::string& log_path,
+                                       const std::string& port_file, int* port) {
+  absl::StatusOr<Subprocess> p = Subprocess::Start(argv, env, log_path);
+  if (!p.ok()) return p.status();
+  absl::StatusOr<std::string> line = WaitForFileLine(port_file, absl::Seconds(30));
+  if (!line.ok()) return line.status();
+  if (!absl::SimpleAtoi(*line, port)) {
+    return absl::InternalError(absl::StrCat(port_file, " holds no port: ", *line));
+  }
+  return p;
 }
 
 }  // namespace kiln

@@ -46,6 +46,13 @@ class Subprocess {
 absl::StatusOr<std::string> WaitForFileLine(const std::string& path,
                                             absl::Duration timeout);
 
+// Starts a server that writes its port to `port_file` once listening (the
+// --port_file of kiln's binaries) and waits for it, up to 30 s.
+absl::StatusOr<Subprocess> StartServer(const std::vector<std::string>& argv,
+                                       const std::map<std::string, std::string>& env,
+                                       const std::string& log_path,
+                                       const std::string& port_file, int* port);
+
 }  // namespace kiln
 
 #endif  // KILN_COMMON_SUBPROCESS_H_

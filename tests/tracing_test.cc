@@ -154,31 +154,29 @@ class TracingTest : public ::testing::Test {
     std::ofstream(dir_ + "/job.yaml") << Spec();
     const std::string otlp = "--otlp_endpoint=" + receiver_.endpoint();
 
-    auto sim = Subprocess::Start({Bin("llm/kiln_llmsim"), "--port=0",
-                                  "--port_file=" + dir_ + "/llmsim.port", "--time_scale=50",
-                                  "--seed=11", otlp},
-                                 {}, dir_ + "/llmsim.log");
+    int sim_port = 0;
+    auto sim = StartServer({Bin("llm/kiln_llmsim"), "--port=0",
+                            "--port_file=" + dir_ + "/llmsim.port", "--time_scale=50",
+                            "--seed=11", otlp},
+                           {}, dir_ + "/llmsim.log", dir_ + "/llmsim.port", &sim_port);
     ASSERT_TRUE(sim.ok()) << sim.status();
     procs_.push_back(std::move(*sim));
-    auto sim_port = WaitForFileLine(dir_ + "/llmsim.port", absl::Seconds(30));
-    ASSERT_TRUE(sim_port.ok()) << sim_port.status();
 
-    auto c = Subprocess::Start(
+    int port = 0;
+    auto c = StartServer(
         {Bin("coordinator/kiln_coordinator"), "--listen=127.0.0.1:0",
          "--port_file=" + dir_ + "/coordinator.port", "--state_dir=" + dir_ + "/state",
          "--permits=compile=2", otlp},
-        {{"KILN_TOKEN", kToken}}, dir_ + "/coordinator.log");
+        {{"KILN_TOKEN", kToken}}, dir_ + "/coordinator.log", dir_ + "/coordinator.port", &port);
     ASSERT_TRUE(c.ok()) << c.status();
     procs_.push_back(std::move(*c));
-    auto port = WaitForFileLine(dir_ + "/coordinator.port", absl::Seconds(30));
-    ASSERT_TRUE(port.ok()) << port.status();
-    target_ = absl::StrCat("127.0.0.1:", *port);
+    target_ = absl::StrCat("127.0.0.1:", port);
 
     for (const char* id : {"w1", "w2"}) {
       auto w = Subprocess::Start(
           {Bin("worker/kiln_worker"), "--coordinator=" + target_,
            std::string("--worker_id=") + id, "--provider=openai",
-           absl::StrCat("--base_url=http://127.0.0.1:", *sim_port, "/v1"),
+           absl::StrCat("--base_url=http://127.0.0.1:", sim_port, "/v1"),
            "--work_dir=" + dir_ + "/" + id, "--build_slots=2", "--sandbox=none", otlp},
           {{"KILN_TOKEN", kToken}, {"OPENAI_API_KEY", "sk-test"}},
           absl::StrCat(dir_, "/", id, ".log"));
