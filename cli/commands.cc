@@ -422,6 +422,8 @@ LocalClusterOptions EmbeddedOptions(const Settings& s) {
   o.provider.kind = s.Get("provider");
   o.provider.base_url = s.Get("base_url");
   o.provider.api_key_env = s.Get("api_key_env");
+  o.provider.model_key = s.Get("api_model_key");
+  o.provider.max_continuations = static_cast<int>(s.Int("max_continuations"));
   o.provider.secrets_file = s.Get("secrets_file");
   o.provider.sim.time_scale = s.Double("time_scale");
   o.provider.sim.sim.defect_rate = s.Double("defect_rate");

@@ -43,12 +43,32 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
-std::string UsageLine(const kiln::v1::Usage& u) {
-  return absl::StrCat(Grouped(u.input_tokens()), " full price, ",
-                      Grouped(u.cache_read_tokens()), " cache read, ",
-                      Grouped(u.cache_write_tokens()), " cache write, ",
-                      Grouped(u.output_tokens()), " output; ", Grouped(u.requests()),
-                      " requests, ", Grouped(u.rate_limited()), " rate-limited (429)");
+// `failed_cost_usd` < 0: not known (a status has no per-request records).
+std::string UsageLine(const kiln::v1::Usage& u, double failed_cost_usd = -1) {
+  std::string line = absl::StrCat(
+      Grouped(u.input_tokens()), " full price, ", Grouped(u.cache_read_tokens()),
+      " cache read, ", Grouped(u.cache_write_tokens()), " cache write, ",
+      Grouped(u.output_tokens()), " output");
+  if (u.reasoning_tokens() > 0) {
+    absl::StrAppend(&line, " (", Grouped(u.reasoning_tokens()), " reasoning)");
+  }
+  absl::StrAppend(&line, "; ", Grouped(u.requests()), " requests, ",
+                  Grouped(u.rate_limited()), " rate-limited (429)");
+  if (u.retried_requests() > 0) {
+    absl::StrAppend(&line, ", ", Grouped(u.retried_requests()), " retried",
+                    failed_cost_usd >= 0
+                        ? absl::StrCat(" (", Usd(failed_cost_usd), " billed for failed requests)")
+                        : "");
+  }
+  if (u.cut_off() > 0) {
+    absl::StrAppend(&line, ", ", Grouped(u.cut_off()), " cut off at the output cap");
+  }
+  return line;
+}
+
+// "529 overloaded", "dropped", ...
+std::string RequestOutcome(const kiln::v1::LlmRequest& q) {
+  return q.http_status() > 0 ? absl::StrCat(q.http_status(), " ", q.outcome()) : q.outcome();
 }
 
 int AllTasks(const kiln::v1::TaskCounts& t) {
@@ -130,7 +150,8 @@ std::string FormatReport(const kiln::v1::Report& r, const kiln::v1::Batch& b,
                                      Seconds(DurationFromProto(r.lower_bound())), " unscaled)")
                       : "",
                   "\n");
-  absl::StrAppend(&out, "tokens    ", UsageLine(r.usage()), "\n");
+  absl::StrAppend(&out, "tokens    ", UsageLine(r.usage(), r.failed_requests_cost_usd()),
+                  "\n");
   absl::StrAppend(&out, "cache     ", Percent(r.usage().cache_read_tokens(), PromptTokens(r.usage())),
                   " of prompt tokens read from cache",
                   r.result_cache_hits() > 0
@@ -177,7 +198,8 @@ std::string FormatReport(const kiln::v1::Report& r, const kiln::v1::Batch& b,
     if (t.state() == kiln::v1::TASK_STATE_FAILED && !written.count({t.job_name(), t.path()})) {
       bad.push_back(absl::StrCat("  ", t.job_name(), " ", Name(t.kind()), " ", t.path(),
                                  " FAILED after ", t.attempts(),
-                                 t.attempts() == 1 ? " attempt" : " attempts"));
+                                 t.attempts() == 1 ? " attempt" : " attempts",
+                                 t.error().empty() ? "" : ": ", t.error()));
     }
   }
   if (!repaired.empty()) {
@@ -190,6 +212,27 @@ std::string FormatReport(const kiln::v1::Report& r, const kiln::v1::Batch& b,
     }
   }
   if (!bad.empty()) absl::StrAppend(&out, "problems\n", absl::StrJoin(bad, "\n"), "\n");
+  // The requests that failed, and what each was billed (the first ones).
+  std::vector<std::string> failed;
+  int more = 0;
+  for (const auto& t : r.tasks()) {
+    for (const kiln::v1::LlmRequest& q : t.failed_requests()) {
+      if (failed.size() >= 20) {
+        ++more;
+        continue;
+      }
+      const int64_t tokens = PromptTokens(q.usage()) + q.usage().output_tokens();
+      failed.push_back(absl::StrCat(
+          "  ", t.job_name(), " ", t.path().empty() ? Name(t.kind()) : t.path(), ": ",
+          RequestOutcome(q), q.retried() ? ", retried" : ", not retried",
+          q.request_id().empty() ? "" : absl::StrCat(" (", q.request_id(), ")"), "; billed ",
+          Grouped(tokens), " tokens, ", Usd(q.cost_usd())));
+    }
+  }
+  if (!failed.empty()) {
+    absl::StrAppend(&out, "failed requests\n", absl::StrJoin(failed, "\n"), "\n");
+    if (more > 0) absl::StrAppend(&out, "  ... and ", more, " more\n");
+  }
   return out;
 }
 

@@ -40,6 +40,12 @@ std::vector<SettingSpec> BuildSettings() {
        "environment variable holding the provider's API key; empty: "
        "OPENAI_API_KEY or ANTHROPIC_API_KEY"},
       {"models", T::kString, "FILE", "", "YAML file of extra or overriding model profiles"},
+      {"api_model_key", T::kString, "NAME", "",
+       "which api_model id of a profile the embedded workers send (anthropic, openai, "
+       "openrouter, moonshot, ...); empty: from base_url, else the provider"},
+      {"max_continuations", T::kInt, "N", "3",
+       "continuations of a reply cut off at its output cap before the attempt fails", {}, 0,
+       16},
       {"workers", T::kInt, "N", "2", "embedded workers", {}, 1, 64},
       {"llm_slots", T::kInt, "N", "64", "concurrent LLM calls per embedded worker", {}, 1,
        4096},

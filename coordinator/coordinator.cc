@@ -1293,7 +1293,9 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
     *job->mutable_context() = spec.context();
     job->set_task(spec.task());
     *job->mutable_checks() = spec.checks();
-    *job->mutable_build() = spec.build();
+    // A job without a build must stay without one (an empty BuildSpec is a
+    // build with no command: a plan checked against it is refused).
+    if (spec.has_build()) *job->mutable_build() = spec.build();
     *job->mutable_limits() = spec.limits();
     *job->mutable_labels() = spec.labels();
     std::set<std::string> keep{info.path};

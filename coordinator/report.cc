@@ -47,6 +47,7 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
     row.set_attempts(t.attempts_size());
     *row.mutable_ready_time() = t.ready_time();
     *row.mutable_end_time() = t.end_time();
+    if (t.state() == kiln::v1::TASK_STATE_FAILED) row.set_error(t.error().message());
     for (const auto& d : t.deps()) row.add_deps(d);
     if (IsSet(t.ready_time())) first = std::min(first, TimeFromProto(t.ready_time()));
     if (IsSet(t.end_time())) last = std::max(last, TimeFromProto(t.end_time()));
@@ -61,6 +62,11 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
       }
       AddUsage(rec.usage(), row.mutable_usage());
       row.set_cost_usd(row.cost_usd() + rec.cost_usd());
+      for (const kiln::v1::LlmRequest& q : rec.llm_requests()) {
+        if (q.outcome() == "ok" || q.outcome() == "cut_off") continue;
+        *row.add_failed_requests() = q;
+        r.set_failed_requests_cost_usd(r.failed_requests_cost_usd() + q.cost_usd());
+      }
       AddUsage(rec.usage(), r.mutable_usage());
       r.set_cost_usd(r.cost_usd() + rec.cost_usd());
       r.set_uncached_cost_usd(r.uncached_cost_usd() + rec.uncached_cost_usd());

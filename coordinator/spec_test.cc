@@ -164,13 +164,15 @@ TEST(SpecValidation, EmptyInstructions) {
 
 TEST(SpecValidation, UnknownModel) {
   const std::string p = Problems(
-      "name: j\nrepo: ./r\nmodel: gpt-5\nfiles: [{path: a, instructions: x}]\n");
+      "name: j\nrepo: ./r\nmodel: gpt-9\nfiles: [{path: a, instructions: x}]\n");
   EXPECT_EQ(p,
-            "job.yaml:3:8: model: unknown model 'gpt-5'; known: "
-            "claude-3.5-haiku, claude-3.5-sonnet, gpt-4o, gpt-4o-mini, kimi-k2");
+            "job.yaml:3:8: model: unknown model 'gpt-9'; known: "
+            "claude-3.5-haiku, claude-3.5-sonnet, claude-haiku-4.5, claude-sonnet-5.5, gpt-4o, "
+            "gpt-4o-mini, gpt-5, gpt-5-mini, kimi-k2");
   EXPECT_EQ(Problems(Job("  - {path: a.css, instructions: x, model: tiny}\n")),
             "job.yaml:5:43: files[0].model: unknown model 'tiny'; known: "
-            "claude-3.5-haiku, claude-3.5-sonnet, gpt-4o, gpt-4o-mini, kimi-k2");
+            "claude-3.5-haiku, claude-3.5-sonnet, claude-haiku-4.5, claude-sonnet-5.5, gpt-4o, "
+            "gpt-4o-mini, gpt-5, gpt-5-mini, kimi-k2");
 }
 
 TEST(SpecValidation, BadLimits) {

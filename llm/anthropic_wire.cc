@@ -57,6 +57,7 @@ class AnthropicDecoder : public StreamDecoder {
       if (j.contains("delta") && j["delta"].contains("stop_reason") &&
           j["delta"]["stop_reason"].is_string()) {
         summary_.finish_reason = j["delta"]["stop_reason"];
+        stopped_ = true;
       }
       // Cumulative output tokens.
       if (j.contains("usage") && j["usage"].is_object()) {
@@ -74,6 +75,11 @@ class AnthropicDecoder : public StreamDecoder {
     }
     return absl::OkStatus();  // ping, content_block_start/stop, unknown
   }
+
+  bool CompleteAtEnd() const override { return done_ || stopped_; }
+
+ private:
+  bool stopped_ = false;  // the final message_delta arrived
 };
 
 }  // namespace
@@ -87,7 +93,7 @@ std::vector<std::string> AnthropicWire::Headers(const std::string& api_key) cons
 }
 
 std::string AnthropicWire::RequestBody(const Prompt& prompt,
-                                       int32_t default_max_tokens) const {
+                                       const WireRequest& request) const {
   const std::vector<int> points = CacheBreakpoints(prompt, 4);
   const std::set<int> marked(points.begin(), points.end());
   json system = json::array();
@@ -112,17 +118,20 @@ std::string AnthropicWire::RequestBody(const Prompt& prompt,
     }
   }
   flush_user();
-  const int32_t max_tokens = prompt.max_output_tokens() > 0
-                                 ? prompt.max_output_tokens()
-                                 : (default_max_tokens > 0 ? default_max_tokens : 4096);
-  json body = {{"model", prompt.model()},
+  const int32_t max_tokens =
+      prompt.max_output_tokens() > 0
+          ? prompt.max_output_tokens()
+          : (request.default_max_tokens > 0 ? request.default_max_tokens : 4096);
+  json body = {{"model", request.model.empty() ? prompt.model() : request.model},
                {"max_tokens", max_tokens},
                {"messages", messages},
                {"stream", true}};
   if (!system.empty()) body["system"] = system;
   const auto& s = prompt.sampling();
-  if (s.has_temperature()) body["temperature"] = s.temperature();
-  if (s.has_top_p()) body["top_p"] = s.top_p();
+  if (request.sampling_params) {
+    if (s.has_temperature()) body["temperature"] = s.temperature();
+    if (s.has_top_p()) body["top_p"] = s.top_p();
+  }
   if (s.stop_size() > 0) {
     body["stop_sequences"] = std::vector<std::string>(s.stop().begin(), s.stop().end());
   }

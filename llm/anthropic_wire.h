@@ -22,7 +22,7 @@ class AnthropicWire : public WireProtocol {
   std::string path() const override { return "/v1/messages"; }
   std::vector<std::string> Headers(const std::string& api_key) const override;
   std::string RequestBody(const kiln::v1::Prompt& prompt,
-                          int32_t default_max_tokens) const override;
+                          const WireRequest& request) const override;
   std::unique_ptr<StreamDecoder> NewDecoder() const override;
   ProviderErrorBody ParseError(absl::string_view body) const override;
 };

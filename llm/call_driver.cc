@@ -86,8 +86,16 @@ class Driver : public std::enable_shared_from_this<Driver> {
   void Success(int attempt, AttemptSummary s) {
     if (attempt != attempt_ || done_) return;
     attempt_handle_.reset();
-    result_.usage = s.usage;
+    LlmRequestRecord rec;
+    rec.outcome = IsCutOff(s.finish_reason) ? "cut_off" : "ok";
+    rec.http_status = s.http_status;
+    rec.request_id = s.http_request_id;
+    rec.response_id = s.request_id;
+    rec.usage = s.usage;
+    Record(std::move(rec));
+    result_.usage += s.usage;
     result_.request_id = std::move(s.request_id);
+    result_.http_request_id = std::move(s.http_request_id);
     result_.finish_reason = std::move(s.finish_reason);
     const MonotonicTime now = executor_->Now();
     result_.timings.queue = sent_ - start_;
@@ -100,19 +108,34 @@ class Driver : public std::enable_shared_from_this<Driver> {
     if (attempt != attempt_ || done_) return;
     attempt_handle_.reset();
     if (e.rate_limited) ++result_.rate_limited;
+    result_.usage += e.usage;
+    const bool retry = e.retryable && !delivered_ &&
+                       result_.attempts < policy_.max_attempts &&
+                       e.retry_after <= policy_.max_retry_after;
+    LlmRequestRecord rec;
+    rec.outcome = e.outcome;
+    rec.http_status = e.http_status;
+    rec.request_id = e.request_id;
+    rec.response_id = e.response_id;
+    rec.usage = e.usage;
+    rec.error = std::string(e.status.message());
+    rec.retried = retry;
+    Record(std::move(rec));
     if (!e.retryable || delivered_) {
-      Finish(e.status);
+      Finish(WithRequestId(e.status, e.request_id));
       return;
     }
     if (result_.attempts >= policy_.max_attempts) {
-      Finish(Exhausted(e));
+      Finish(WithRequestId(Exhausted(e), e.request_id));
       return;
     }
     if (e.retry_after > policy_.max_retry_after) {
-      Finish(absl::ResourceExhaustedError(absl::StrCat(
-          e.status.message(), " (Retry-After ",
-          absl::FormatDuration(e.retry_after), " is beyond the limit of ",
-          absl::FormatDuration(policy_.max_retry_after), ")")));
+      Finish(WithRequestId(
+          absl::ResourceExhaustedError(absl::StrCat(
+              e.status.message(), " (Retry-After ",
+              absl::FormatDuration(e.retry_after), " is beyond the limit of ",
+              absl::FormatDuration(policy_.max_retry_after), ")")),
+          e.request_id));
       return;
     }
     std::uniform_real_distribution<double> unit(0, 1);
@@ -129,6 +152,17 @@ class Driver : public std::enable_shared_from_this<Driver> {
   }
 
  private:
+  // A failed call names the provider's request id, for support.
+  static absl::Status WithRequestId(const absl::Status& s, const std::string& id) {
+    if (id.empty()) return s;
+    return absl::Status(s.code(), absl::StrCat(s.message(), " (request id ", id, ")"));
+  }
+
+  void Record(LlmRequestRecord rec) {
+    result_.requests.push_back(rec);
+    if (cb_.on_request) cb_.on_request(result_.requests.back());
+  }
+
   static absl::Status Exhausted(const AttemptError& e) {
     const std::string msg = absl::StrCat("gave up after retries: ", e.status.message());
     if (e.rate_limited) return absl::ResourceExhaustedError(msg);
@@ -161,6 +195,7 @@ class Driver : public std::enable_shared_from_this<Driver> {
           "no data from the provider for ",
           absl::FormatDuration(d->policy_.idle_timeout)));
       e.retryable = true;
+      e.outcome = "stalled";
       d->Failure(attempt, std::move(e));
     });
   }
@@ -249,9 +284,18 @@ AttemptError HttpAttemptError(int http_status, absl::string_view message,
                               bool quota, absl::Duration retry_after) {
   AttemptError e;
   e.retry_after = retry_after;
+  e.http_status = http_status;
+  if (http_status == 429) {
+    e.outcome = "rate_limited";
+  } else if (http_status == 529) {
+    e.outcome = "overloaded";
+  } else if (http_status >= 500) {
+    e.outcome = "server_error";
+  }
   const std::string msg = absl::StrCat("HTTP ", http_status, ": ", message);
   if (quota) {
     e.status = absl::FailedPreconditionError(msg);
+    e.outcome = "error";
     return e;
   }
   switch (http_status) {
@@ -276,6 +320,10 @@ AttemptError HttpAttemptError(int http_status, absl::string_view message,
       e.status = absl::DeadlineExceededError(msg);
       e.retryable = true;
       break;
+    case 409:  // a lock timeout or conflict: the SDKs retry it
+      e.status = absl::AbortedError(msg);
+      e.retryable = true;
+      break;
     case 429:
       e.status = absl::ResourceExhaustedError(msg);
       e.retryable = true;
@@ -290,6 +338,15 @@ AttemptError HttpAttemptError(int http_status, absl::string_view message,
       }
   }
   return e;
+}
+
+void ApplyShouldRetry(absl::string_view should_retry, AttemptError* error) {
+  const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(should_retry));
+  if (v == "true") {
+    error->retryable = true;
+  } else if (v == "false") {
+    error->retryable = false;
+  }
 }
 
 absl::Duration ParseRetryAfter(absl::string_view retry_after,

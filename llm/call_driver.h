@@ -48,12 +48,25 @@ struct AttemptError {
   bool rate_limited = false;
   // The provider's Retry-After; negative when it gave none.
   absl::Duration retry_after = absl::Seconds(-1);
+  // LlmRequestRecord.outcome: "rate_limited", "overloaded", "server_error",
+  // "dropped", "stalled" or "error".
+  std::string outcome = "error";
+  int http_status = 0;
+  // What the stream had reported billing before it failed (Anthropic's
+  // message_start usage, say); zero when nothing was reported.
+  TokenCounts usage;
+  std::string request_id;   // from the response headers
+  std::string response_id;  // from the body
 };
 
 // How one attempt succeeded.
 struct AttemptSummary {
   TokenCounts usage;
+  // The id in the body ("chatcmpl-...", "msg_...").
   std::string request_id;
+  // From the response headers (x-request-id, request-id).
+  std::string http_request_id;
+  int http_status = 0;
   std::string finish_reason;
 };
 
@@ -95,10 +108,16 @@ absl::Duration RetryDelay(const RetryPolicy& policy, int retry,
                           absl::Duration retry_after, double unit);
 
 // The error for an HTTP status and the provider's own error type and
-// message. 429 and 5xx (529 included) are retryable, except quota and
-// billing errors (`quota` true), which map to FAILED_PRECONDITION.
+// message. 408, 409, 429 and 5xx (529 included) are retryable, except quota
+// and billing errors (`quota` true), which map to FAILED_PRECONDITION. As
+// the official SDKs do, the provider's `x-should-retry` header, when
+// "true" or "false", overrides that (ApplyShouldRetry).
 AttemptError HttpAttemptError(int http_status, absl::string_view message,
                               bool quota, absl::Duration retry_after);
+
+// Applies an `x-should-retry: true|false` header; other values change
+// nothing.
+void ApplyShouldRetry(absl::string_view should_retry, AttemptError* error);
 
 // Parses Retry-After (delay-seconds or an HTTP date, relative to `now`) and
 // retry-after-ms; negative when absent or unreadable. retry-after-ms wins.

@@ -19,6 +19,10 @@ struct CallRecorder {
   // "first_token", one "delta" per delta, then "done".
   std::vector<std::string> events;
   std::vector<std::pair<absl::Status, absl::Duration>> retries;
+  // Every HTTP request as it ended (on_request).
+  std::vector<LlmRequestRecord> requests;
+  // The text of the deltas, joined.
+  std::string streamed;
   std::optional<absl::StatusOr<LlmResult>> result;
   // Runs after the first token is recorded (e.g. to cancel the call).
   std::function<void()> on_first;
@@ -32,9 +36,14 @@ struct CallRecorder {
       }
       if (on_first) on_first();
     };
-    cb.on_delta = [this](absl::string_view) {
+    cb.on_delta = [this](absl::string_view d) {
       MutexLock l(&mu);
       events.push_back("delta");
+      streamed.append(d.data(), d.size());
+    };
+    cb.on_request = [this](const LlmRequestRecord& r) {
+      MutexLock l(&mu);
+      requests.push_back(r);
     };
     cb.on_retry = [this](const absl::Status& s, absl::Duration d) {
       MutexLock l(&mu);

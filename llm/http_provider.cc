@@ -2,97 +2,43 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "llm/sse.h"
+#include "llm/response_reader.h"
 
 namespace kiln {
 
-// One HTTP request of a call.
+// One HTTP request of a call: the transport's handler around a
+// ResponseReader.
 class HttpProvider::HttpAttempt : public HttpHandler {
  public:
-  HttpAttempt(const HttpProvider* owner, std::shared_ptr<AttemptSink> sink)
-      : owner_(owner), sink_(std::move(sink)), decoder_(owner->wire_->NewDecoder()) {}
+  HttpAttempt(const HttpProvider* owner, std::shared_ptr<AttemptSink> sink,
+              std::string model_note)
+      : owner_(owner),
+        sink_(std::move(sink)),
+        reader_(owner->wire_.get(), &owner->options_.api_key, sink_.get(),
+                std::move(model_note)) {}
 
   void OnResponse(int status, const std::map<std::string, std::string>& headers) override {
-    status_ = status;
-    auto get = [&](const char* name) -> std::string {
-      auto it = headers.find(name);
-      return it == headers.end() ? "" : it->second;
-    };
-    retry_after_ = ParseRetryAfter(get("retry-after"), get("retry-after-ms"), absl::Now());
-    request_id_ = get("x-request-id");
-    if (request_id_.empty()) request_id_ = get("request-id");
-    sink_->OnActivity();
+    reader_.OnResponse(status, headers, absl::Now());
   }
 
   void OnBody(absl::string_view bytes) override {
-    if (failed_) return;
-    sink_->OnActivity();
-    if (status_ != 200) {
-      if (error_body_.size() < 65536) error_body_.append(bytes.data(), bytes.size());
-      return;
-    }
-    parser_.Feed(bytes, [this](SseEvent e) {
-      if (failed_) return;
-      std::string text;
-      absl::Status s = decoder_->OnEvent(e, &text);
-      if (!s.ok()) {
-        failed_ = true;
-        owner_->transport_->Abort(id_);
-        AttemptError err;
-        err.status = absl::Status(s.code(), owner_->options_.api_key.Scrub(s.message()));
-        err.retryable = s.code() == absl::StatusCode::kUnavailable;
-        sink_->OnFailure(std::move(err));
-        return;
-      }
-      if (!text.empty()) sink_->OnText(text);
-    });
+    if (!reader_.OnBody(bytes)) owner_->transport_->Abort(id_);
   }
 
-  void OnDone(absl::Status status) override {
-    if (failed_) return;
-    const Secret& key = owner_->options_.api_key;
-    if (!status.ok()) {
-      AttemptError e;
-      e.status = absl::Status(status.code(), key.Scrub(status.message()));
-      e.retryable = true;
-      sink_->OnFailure(std::move(e));
-      return;
-    }
-    if (status_ != 200) {
-      const ProviderErrorBody body = owner_->wire_->ParseError(error_body_);
-      sink_->OnFailure(HttpAttemptError(
-          status_, key.Scrub(body.message.empty() ? "(no message)" : body.message),
-          body.quota, retry_after_));
-      return;
-    }
-    if (!decoder_->done()) {
-      AttemptError e;
-      e.status = absl::UnavailableError("the stream ended before its last event");
-      e.retryable = true;
-      sink_->OnFailure(std::move(e));
-      return;
-    }
-    AttemptSummary s = decoder_->summary();
-    if (s.request_id.empty()) s.request_id = request_id_;
-    sink_->OnSuccess(std::move(s));
-  }
+  void OnDone(absl::Status status) override { reader_.OnDone(status); }
 
   void set_id(uint64_t id) { id_ = id; }
 
  private:
   const HttpProvider* owner_;
   std::shared_ptr<AttemptSink> sink_;
-  std::unique_ptr<StreamDecoder> decoder_;
-  SseParser parser_;
+  ResponseReader reader_;
   uint64_t id_ = 0;
-  int status_ = 0;
-  absl::Duration retry_after_ = absl::Seconds(-1);
-  std::string request_id_;
-  std::string error_body_;
-  bool failed_ = false;
 };
 
 namespace {
@@ -134,12 +80,27 @@ std::unique_ptr<LlmCall> HttpProvider::Start(const kiln::v1::Prompt& prompt,
   if (!prompt.traceparent().empty()) {
     req.headers.push_back(absl::StrCat("traceparent: ", prompt.traceparent()));
   }
-  req.body = wire_->RequestBody(prompt, options_.default_max_tokens);
+  WireRequest wr;
+  wr.model = prompt.model();
+  wr.default_max_tokens = options_.default_max_tokens;
+  std::string model_note;
+  if (const ModelProfile* p =
+          options_.models != nullptr ? options_.models->Find(prompt.model()) : nullptr) {
+    wr.model = p->ApiModel(options_.model_key);
+    wr.max_tokens_param = p->max_tokens_param;
+    wr.sampling_params = p->sampling_params;
+    model_note = absl::StrCat("model profile \"", p->name, "\" was sent as \"",
+                              wr.model, "\"; its api_model can be set with --models");
+  } else {
+    model_note = absl::StrCat("model \"", wr.model, "\" is no profile of Kiln's; sent as is");
+  }
+  req.body = wire_->RequestBody(prompt, wr);
   req.connect_timeout = options_.connect_timeout;
   auto shared_req = std::make_shared<const HttpRequest>(std::move(req));
   return StartCall(transport_, options_.retry, std::move(callbacks),
-                   [this, shared_req](std::shared_ptr<AttemptSink> sink) {
-                     auto attempt = std::make_shared<HttpAttempt>(this, std::move(sink));
+                   [this, shared_req, model_note](std::shared_ptr<AttemptSink> sink) {
+                     auto attempt =
+                         std::make_shared<HttpAttempt>(this, std::move(sink), model_note);
                      const uint64_t id = transport_->Send(*shared_req, attempt);
                      attempt->set_id(id);
                      return std::make_unique<TransferHandle>(transport_, id);
@@ -149,6 +110,13 @@ std::unique_ptr<LlmCall> HttpProvider::Start(const kiln::v1::Prompt& prompt,
 std::string DefaultBaseUrl(absl::string_view protocol) {
   return protocol == "anthropic" ? "https://api.anthropic.com"
                                  : "https://api.openai.com/v1";
+}
+
+std::string ModelKeyForEndpoint(absl::string_view protocol, absl::string_view base_url) {
+  const std::string url = absl::AsciiStrToLower(base_url);
+  if (absl::StrContains(url, "openrouter.ai")) return "openrouter";
+  if (absl::StrContains(url, "api.moonshot.")) return "moonshot";
+  return std::string(protocol);
 }
 
 }  // namespace kiln

@@ -8,6 +8,7 @@
 
 #include "llm/call_driver.h"
 #include "llm/http_transport.h"
+#include "llm/model_profile.h"
 #include "llm/provider.h"
 #include "llm/secret.h"
 #include "llm/wire.h"
@@ -23,6 +24,13 @@ struct HttpProviderOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
   // Output cap when a prompt sets none (Anthropic requires one).
   int32_t default_max_tokens = 4096;
+  // The profiles (not owned; may be null): a prompt's model is a profile
+  // name, sent as the profile's id for the endpoint `model_key`
+  // (ModelProfile::ApiModel), with the profile's output-cap parameter and
+  // sampling rules. Unknown names are sent as they are.
+  const ModelCatalog* models = nullptr;
+  // "openai", "anthropic", "openrouter", "moonshot", ...
+  std::string model_key;
 };
 
 class HttpProvider : public Provider {
@@ -48,6 +56,10 @@ class HttpProvider : public Provider {
 
 // The base URL of each protocol's public endpoint.
 std::string DefaultBaseUrl(absl::string_view protocol);
+
+// Which api_models entry an endpoint takes: "openrouter" for
+// openrouter.ai, "moonshot" for api.moonshot.ai / .cn, else the protocol.
+std::string ModelKeyForEndpoint(absl::string_view protocol, absl::string_view base_url);
 
 }  // namespace kiln
 

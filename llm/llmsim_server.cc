@@ -409,14 +409,40 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
       return;
     }
     const std::string model = parsed->prompt.model();
+    // OpenAI's reasoning models refuse the older cap and sampling settings.
+    if (const ModelProfile* p = llm_->models().FindByApiModel(model);
+        openai && p != nullptr && p->reasoning) {
+      std::string refusal;
+      if (parsed->max_tokens_field == "max_tokens") {
+        refusal =
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.";
+      } else if (parsed->prompt.sampling().has_temperature() &&
+                 parsed->prompt.sampling().temperature() != 1) {
+        refusal = absl::StrCat("Unsupported value: 'temperature' does not support ",
+                               parsed->prompt.sampling().temperature(),
+                               " with this model. Only the default (1) value is supported.");
+      }
+      if (!refusal.empty()) {
+        error(OpenAiError(400, refusal, "invalid_request_error",
+                          parsed->max_tokens_field == "max_tokens" ? "unsupported_parameter"
+                                                                   : "unsupported_value"));
+        Pump(c);
+        return;
+      }
+    }
     // The server span of a traced call (the caller's llm.request is its
     // parent): from arrival to the planned last byte.
     Span span;
     if (options_.tracer != nullptr) {
       if (absl::StatusOr<TraceContext> parent = ParseTraceparent(header("traceparent"));
           parent.ok()) {
-        span = options_.tracer->StartSpan(absl::StrCat("chat ", model), *parent,
-                                          absl::Now(), SpanKind::kServer);
+        // Named by the profile it simulates (the client's llm.request carries
+        // the same name); gen_ai.request.model is the id as received.
+        const ModelProfile* profile = llm_->models().FindByApiModel(model);
+        span = options_.tracer->StartSpan(
+            absl::StrCat("chat ", profile != nullptr ? profile->name : model), *parent,
+            absl::Now(), SpanKind::kServer);
         span.SetString("gen_ai.operation.name", "chat")
             .SetString("gen_ai.system", openai ? "openai" : "anthropic")
             .SetString("gen_ai.request.model", model)

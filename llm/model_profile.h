@@ -22,6 +22,19 @@ struct TokenCounts {
   int64_t cache_read = 0;   // prompt tokens read from the cache
   int64_t cache_write = 0;  // prompt tokens written to the cache
   int64_t output = 0;
+  // Of `output`, the tokens a reasoning model spent thinking (billed as
+  // output, never shown).
+  int64_t reasoning = 0;
+
+  TokenCounts& operator+=(const TokenCounts& o) {
+    input += o.input;
+    cache_read += o.cache_read;
+    cache_write += o.cache_write;
+    output += o.output;
+    reasoning += o.reasoning;
+    return *this;
+  }
+  int64_t prompt() const { return input + cache_read + cache_write; }
 };
 
 // The same counts as the API's Usage (requests and 429s left at 0).
@@ -29,8 +42,26 @@ kiln::v1::Usage ToUsage(const TokenCounts& t);
 
 // One model's behaviour and prices. Plain value type.
 struct ModelProfile {
-  std::string name;      // "kimi-k2", "gpt-4o", ...
+  std::string name;      // "kimi-k2", "gpt-4o", ... (Kiln's profile name)
   std::string provider;  // "anthropic", "openai", "moonshot", ...
+
+  // The model id each API knows the model by, keyed by endpoint
+  // ("anthropic", "openai", "openrouter", "moonshot", ...; "" for any other),
+  // e.g. {"anthropic": "claude-sonnet-5-5", "openrouter":
+  // "anthropic/claude-sonnet-5.5"}. See ApiModel.
+  std::map<std::string, std::string> api_models;
+
+  // The request field that caps the output: "max_tokens", or
+  // "max_completion_tokens" (OpenAI's reasoning models reject max_tokens).
+  std::string max_tokens_param = "max_tokens";
+  // A reasoning model: part of its output is hidden reasoning
+  // (completion_tokens_details.reasoning_tokens), billed as output.
+  bool reasoning = false;
+  // Whether requests may set temperature and top_p (OpenAI's reasoning
+  // models and Claude Sonnet 5.x answer 400 to non-default values).
+  bool sampling_params = true;
+  // When the prices were taken from the provider's public price list.
+  std::string prices_as_of;
 
   // Latency model: a request takes
   //   ttft + uncached_prompt_tokens / prefill_tps + output_tokens / output_tps.
@@ -76,14 +107,21 @@ struct ModelProfile {
   // USD cost of the same tokens with no caching (every prompt token at the
   // full price).
   double UncachedCost(const TokenCounts& tokens) const;
+
+  // The id to send as the model to the endpoint `key` ("anthropic",
+  // "openai", "openrouter", ...): api_models[key], else api_models[""], else
+  // the profile's own name.
+  std::string ApiModel(absl::string_view key) const;
 };
 
 // A set of profiles by name. Not thread-safe to mutate; const methods may be
 // called concurrently.
 class ModelCatalog {
  public:
-  // The built-in profiles: kimi-k2, gpt-4o, gpt-4o-mini, claude-3.5-sonnet,
-  // claude-3.5-haiku.
+  // The built-in profiles (docs/llm.md lists them with their ids, prices
+  // and the date the prices were taken): kimi-k2, gpt-4o, gpt-4o-mini,
+  // gpt-5, gpt-5-mini, claude-sonnet-5.5, claude-haiku-4.5, and the retired
+  // claude-3.5-sonnet and claude-3.5-haiku.
   static ModelCatalog Builtin();
 
   // Adds or replaces profiles from YAML:
@@ -98,6 +136,11 @@ class ModelCatalog {
 
   // nullptr when unknown.
   const ModelProfile* Find(absl::string_view name) const;
+
+  // The profile named `model`, else the one with `model` among its
+  // api_models (what an API server such as kiln_llmsim receives); nullptr
+  // when none.
+  const ModelProfile* FindByApiModel(absl::string_view model) const;
 
   std::vector<std::string> Names() const;
 

@@ -16,7 +16,7 @@ json UsageJson(const TokenCounts& u) {
               {"completion_tokens", u.output},
               {"total_tokens", prompt + u.output},
               {"prompt_tokens_details", {{"cached_tokens", u.cache_read}}},
-              {"completion_tokens_details", {{"reasoning_tokens", 0}}}};
+              {"completion_tokens_details", {{"reasoning_tokens", u.reasoning}}}};
 }
 
 std::string FinishReason(const SimAnswer& a) {
@@ -63,7 +63,15 @@ class OpenAiDecoder : public StreamDecoder {
       summary_.usage.cache_read = cached;
       summary_.usage.cache_write = 0;  // implicit caching: billed as input
       summary_.usage.input = prompt - cached;
+      // completion_tokens includes the reasoning tokens (billed as output).
       summary_.usage.output = u.value("completion_tokens", int64_t{0});
+      if (u.contains("completion_tokens_details") &&
+          u["completion_tokens_details"].is_object()) {
+        const json& d = u["completion_tokens_details"];
+        if (d.contains("reasoning_tokens") && d["reasoning_tokens"].is_number_integer()) {
+          summary_.usage.reasoning = d["reasoning_tokens"].get<int64_t>();
+        }
+      }
     }
     return absl::OkStatus();
   }
@@ -79,7 +87,7 @@ std::vector<std::string> OpenAiWire::Headers(const std::string& api_key) const {
 }
 
 std::string OpenAiWire::RequestBody(const Prompt& prompt,
-                                    int32_t default_max_tokens) const {
+                                    const WireRequest& request) const {
   json messages = json::array();
   json parts = json::array();
   auto flush_user = [&] {
@@ -99,16 +107,22 @@ std::string OpenAiWire::RequestBody(const Prompt& prompt,
     }
   }
   flush_user();
-  json body = {{"model", prompt.model()},
+  json body = {{"model", request.model.empty() ? prompt.model() : request.model},
                {"messages", messages},
                {"stream", true},
                {"stream_options", {{"include_usage", true}}}};
-  const int32_t max_tokens =
-      prompt.max_output_tokens() > 0 ? prompt.max_output_tokens() : default_max_tokens;
-  if (max_tokens > 0) body["max_tokens"] = max_tokens;
+  const int32_t max_tokens = prompt.max_output_tokens() > 0
+                                 ? prompt.max_output_tokens()
+                                 : request.default_max_tokens;
+  if (max_tokens > 0) {
+    body[request.max_tokens_param.empty() ? "max_tokens" : request.max_tokens_param] =
+        max_tokens;
+  }
   const auto& s = prompt.sampling();
-  if (s.has_temperature()) body["temperature"] = s.temperature();
-  if (s.has_top_p()) body["top_p"] = s.top_p();
+  if (request.sampling_params) {
+    if (s.has_temperature()) body["temperature"] = s.temperature();
+    if (s.has_top_p()) body["top_p"] = s.top_p();
+  }
   if (s.has_seed()) body["seed"] = s.seed();
   if (s.stop_size() > 0) {
     body["stop"] = std::vector<std::string>(s.stop().begin(), s.stop().end());
@@ -185,6 +199,7 @@ absl::StatusOr<ApiRequest> ParseOpenAiRequest(absl::string_view body) {
         return FieldError(key, "must be a positive integer");
       }
       r.prompt.set_max_output_tokens(j[key].get<int32_t>());
+      r.max_tokens_field = key;
       break;
     }
   }

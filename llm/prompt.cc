@@ -321,6 +321,41 @@ std::string ExtractCode(absl::string_view reply) {
   return std::string(absl::StripAsciiWhitespace(reply));
 }
 
+std::string ContinuationPartial(absl::string_view partial, bool prefill) {
+  return std::string(prefill ? absl::StripTrailingAsciiWhitespace(partial) : partial);
+}
+
+Prompt ContinuationPrompt(const Prompt& original, absl::string_view partial,
+                          bool prefill, int32_t max_output_tokens) {
+  Prompt p = original;
+  p.set_max_output_tokens(max_output_tokens);
+  PromptBlock* said = p.add_blocks();
+  said->set_kind(PromptBlock::KIND_ASSISTANT);
+  said->set_text(ContinuationPartial(partial, prefill));
+  if (!prefill) {
+    PromptBlock* ask = p.add_blocks();
+    ask->set_kind(PromptBlock::KIND_FILE_INSTRUCTIONS);
+    ask->set_text(std::string(kContinueInstruction));
+  }
+  return p;
+}
+
+bool SplitContinuation(const Prompt& prompt, Prompt* base, std::string* partial) {
+  const int n = prompt.blocks_size();
+  int said = -1;
+  if (n >= 2 && prompt.blocks(n - 1).kind() == PromptBlock::KIND_ASSISTANT) {
+    said = n - 1;
+  } else if (n >= 3 && prompt.blocks(n - 2).kind() == PromptBlock::KIND_ASSISTANT &&
+             prompt.blocks(n - 1).text() == kContinueInstruction) {
+    said = n - 2;
+  }
+  if (said < 0) return false;
+  *base = prompt;
+  base->mutable_blocks()->DeleteSubrange(said, n - said);
+  *partial = prompt.blocks(said).text();
+  return true;
+}
+
 std::string PromptText(const Prompt& prompt) {
   std::string out;
   for (const PromptBlock& b : prompt.blocks()) {

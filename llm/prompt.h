@@ -112,6 +112,27 @@ std::string HeadAndTail(absl::string_view text, size_t max_bytes);
 // reply (trimmed) when it has none.
 std::string ExtractCode(absl::string_view reply);
 
+// Continuing a reply cut off at its output cap. The continuation prompt is
+// the original one, then the partial reply as an assistant block, then (for
+// a provider without assistant prefill, such as OpenAI's Chat Completions)
+// a user block with kContinueInstruction. With prefill (Anthropic), the
+// model carries on from the partial text's last character, which therefore
+// has no trailing whitespace (Anthropic answers 400 to it).
+inline constexpr absl::string_view kContinueInstruction =
+    "Your reply above was cut off at the output limit. Continue it from "
+    "exactly where it stopped: no repetition of what you already wrote, no "
+    "preamble, and no new code fence (the open one is still open).";
+kiln::v1::Prompt ContinuationPrompt(const kiln::v1::Prompt& original,
+                                    absl::string_view partial, bool prefill,
+                                    int32_t max_output_tokens);
+// The reply so far as ContinuationPrompt puts it (prefill: without its
+// trailing whitespace).
+std::string ContinuationPartial(absl::string_view partial, bool prefill);
+// Whether `prompt` is a continuation; if so, the original prompt's blocks in
+// `base` and the partial reply in `partial`.
+bool SplitContinuation(const kiln::v1::Prompt& prompt, kiln::v1::Prompt* base,
+                       std::string* partial);
+
 // What the simulator reads from a prompt's text (all blocks concatenated).
 struct PromptFacts {
   bool plan = false;

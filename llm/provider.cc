@@ -7,6 +7,10 @@
 
 namespace kiln {
 
+bool IsCutOff(absl::string_view finish_reason) {
+  return finish_reason == "length" || finish_reason == "max_tokens";
+}
+
 absl::StatusOr<LlmResult> CompleteBlocking(Provider& provider,
                                            const kiln::v1::Prompt& prompt) {
   Mutex mu;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "llm/anthropic_wire.h"
+#include "llm/continuing_provider.h"
 #include "llm/http_provider.h"
 #include "llm/openai_wire.h"
 #include "llm/secret.h"
@@ -10,10 +11,14 @@ namespace kiln {
 
 absl::StatusOr<std::unique_ptr<Provider>> MakeProvider(const ProviderConfig& config,
                                                        const ModelCatalog* models) {
+  ContinuationOptions cont;
+  cont.max_continuations = config.max_continuations;
   if (config.kind == "sim") {
     SimProviderOptions o = config.sim;
     o.retry = config.retry;
-    return std::unique_ptr<Provider>(std::make_unique<SimProvider>(models, o));
+    cont.prefill = true;
+    return std::unique_ptr<Provider>(std::make_unique<ContinuingProvider>(
+        std::make_unique<SimProvider>(models, o), models, cont));
   }
   if (config.kind != "openai" && config.kind != "anthropic") {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -23,6 +28,9 @@ absl::StatusOr<std::unique_ptr<Provider>> MakeProvider(const ProviderConfig& con
   HttpProviderOptions o;
   o.base_url = config.base_url.empty() ? DefaultBaseUrl(config.kind) : config.base_url;
   o.retry = config.retry;
+  o.models = models;
+  o.model_key = !config.model_key.empty() ? config.model_key
+                                          : ModelKeyForEndpoint(config.kind, o.base_url);
   const std::string env = !config.api_key_env.empty()
                               ? config.api_key_env
                               : (openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
@@ -41,7 +49,11 @@ absl::StatusOr<std::unique_ptr<Provider>> MakeProvider(const ProviderConfig& con
   } else {
     wire = std::make_unique<AnthropicWire>();
   }
-  return std::unique_ptr<Provider>(std::make_unique<HttpProvider>(std::move(wire), o));
+  // Chat Completions has no assistant prefill: OpenAI continues with an
+  // instruction; Anthropic from the partial reply itself.
+  cont.prefill = !openai;
+  return std::unique_ptr<Provider>(std::make_unique<ContinuingProvider>(
+      std::make_unique<HttpProvider>(std::move(wire), o), models, cont));
 }
 
 }  // namespace kiln

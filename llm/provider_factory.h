@@ -27,13 +27,21 @@ struct ProviderConfig {
   // environment.
   std::string secrets_file;
   RetryPolicy retry;
+  // Which of a profile's api_models ids is sent ("anthropic", "openai",
+  // "openrouter", "moonshot", ...). Empty: from the base URL
+  // (ModelKeyForEndpoint), else the kind.
+  std::string model_key;
+  // Continuations of a reply cut off at its output cap before the call
+  // fails (ContinuingProvider).
+  int max_continuations = 3;
   // For `sim`.
   SimProviderOptions sim;
 };
 
 // INVALID_ARGUMENT for an unknown kind; NOT_FOUND when the key of a public
 // endpoint is missing (a custom base URL may need none). `models` is not
-// owned and must outlive the provider.
+// owned and must outlive the provider. Every provider it makes continues
+// cut-off replies (ContinuingProvider): none ends a call with one.
 absl::StatusOr<std::unique_ptr<Provider>> MakeProvider(const ProviderConfig& config,
                                                        const ModelCatalog* models);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/digest.h"
@@ -17,7 +18,7 @@ SimLlm::SimLlm(const ModelCatalog* models, SimOptions options)
 absl::StatusOr<SimAnswer> SimLlm::Respond(const kiln::v1::Prompt& prompt,
                                           const std::vector<int>& cache_points,
                                           MonotonicTime now) {
-  const ModelProfile* profile = models_->Find(prompt.model());
+  const ModelProfile* profile = models_->FindByApiModel(prompt.model());
   if (profile == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("model \"", prompt.model(), "\" does not exist"));
@@ -28,8 +29,8 @@ absl::StatusOr<SimAnswer> SimLlm::Respond(const kiln::v1::Prompt& prompt,
 
   // The request as ProviderSim sees it: chained prefix hashes at the points.
   SimRequest req;
-  req.model = prompt.model();
-  std::string chain = prompt.model();
+  req.model = profile->name;
+  std::string chain = profile->name;
   size_t next_point = 0;
   std::vector<int> points = cache_points;
   std::sort(points.begin(), points.end());
@@ -44,18 +45,32 @@ absl::StatusOr<SimAnswer> SimLlm::Respond(const kiln::v1::Prompt& prompt,
   }
   const std::string text_in = PromptText(prompt);
   req.fault_key = std::hash<std::string>()(Sha256Hex(
-      absl::StrCat(prompt.model(), "\x1f", text_in)));
+      absl::StrCat(profile->name, "\x1f", text_in)));
 
   SimAnswer a;
   CodegenOptions codegen{options_.seed, options_.defect_rate};
-  a.text = SimReply(ReadPromptFacts(text_in), codegen);
+  // A continuation of a cut-off reply (prefilled, or with the instruction
+  // to go on) gets the rest of the reply the original prompt gets.
+  kiln::v1::Prompt base;
+  std::string partial;
+  if (SplitContinuation(prompt, &base, &partial)) {
+    const std::string whole = SimReply(ReadPromptFacts(PromptText(base)), codegen);
+    a.text = absl::StartsWith(whole, partial) ? whole.substr(partial.size()) : whole;
+  } else {
+    a.text = SimReply(ReadPromptFacts(text_in), codegen);
+  }
   a.finish_reason = "stop";
+  // A reasoning model thinks first (half as many tokens as it writes, here);
+  // the reasoning counts against the cap and is billed as output.
+  const int64_t reasoning = profile->reasoning ? (EstimateTokens(a.text) + 1) / 2 : 0;
   if (prompt.max_output_tokens() > 0 &&
-      EstimateTokens(a.text) > prompt.max_output_tokens()) {
-    a.text.resize(static_cast<size_t>(prompt.max_output_tokens()) * 4);
+      reasoning + EstimateTokens(a.text) > prompt.max_output_tokens()) {
+    const int64_t room = std::max<int64_t>(0, prompt.max_output_tokens() - reasoning);
+    a.text.resize(static_cast<size_t>(std::min<int64_t>(
+        room * 4, static_cast<int64_t>(a.text.size()))));
     a.finish_reason = "length";
   }
-  req.output_tokens = EstimateTokens(a.text);
+  req.output_tokens = EstimateTokens(a.text) + reasoning;
 
   {
     MutexLock l(&mu_);
@@ -66,6 +81,7 @@ absl::StatusOr<SimAnswer> SimLlm::Respond(const kiln::v1::Prompt& prompt,
                          options_.seed, "/", requests_, "/", req.fault_key)),
         static_cast<uint32_t>(requests_));
   }
+  a.response.usage.reasoning = std::min(reasoning, a.response.usage.output);
   if (!profile->explicit_cache_breakpoints) {
     // Implicit caching (OpenAI and compatible servers): writes are billed as
     // plain input and not reported apart.
@@ -92,7 +108,7 @@ absl::StatusOr<SimAnswer> SimLlm::Respond(const kiln::v1::Prompt& prompt,
 }
 
 std::vector<int> SimLlm::CachePointsFor(const kiln::v1::Prompt& prompt) const {
-  const ModelProfile* profile = models_->Find(prompt.model());
+  const ModelProfile* profile = models_->FindByApiModel(prompt.model());
   if (profile != nullptr && profile->explicit_cache_breakpoints) {
     return CacheBreakpoints(prompt);
   }

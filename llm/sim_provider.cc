@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "llm/prompt.h"
 
 namespace kiln {
 
@@ -69,6 +70,13 @@ class SimProvider::SimAttempt : public Attempt,
         AttemptError e;
         e.status = absl::UnavailableError("the connection was closed mid-stream (injected)");
         e.retryable = true;
+        e.outcome = "dropped";
+        // The prompt was read and billed, and what streamed so far.
+        e.usage = r.usage;
+        e.usage.output = 0;
+        for (size_t i = 0; i < next_; ++i) e.usage.output += EstimateTokens(answer_.chunks[i].second);
+        e.usage.reasoning = std::min(e.usage.reasoning, e.usage.output);
+        e.response_id = absl::StrCat("sim-", answer_.request_id);
         Fail(absl::ZeroDuration(), std::move(e));
       }
       return;  // kStall: nothing more arrives; the idle timeout ends it

@@ -17,6 +17,9 @@ ProviderErrorBody ReadErrorObject(absl::string_view body) {
     e.message = std::string(body.substr(0, 500));
     return e;
   }
+  if (j.contains("request_id") && j["request_id"].is_string()) {
+    e.request_id = j["request_id"].get<std::string>();
+  }
   const json& err = j["error"];
   auto read = [&](const char* key, std::string* out) {
     if (err.contains(key) && err[key].is_string()) *out = err[key].get<std::string>();

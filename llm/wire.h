@@ -31,6 +31,10 @@ class StreamDecoder {
   virtual absl::Status OnEvent(const SseEvent& event, std::string* text) = 0;
   // The terminal event was seen.
   bool done() const { return done_; }
+  // A stream that ends here (the connection closed cleanly) holds a whole
+  // reply. Anthropic: also after the final message_delta (stop_reason set)
+  // without message_stop, which the official SDKs accept.
+  virtual bool CompleteAtEnd() const { return done_; }
   const AttemptSummary& summary() const { return summary_; }
 
  protected:
@@ -45,6 +49,21 @@ struct ProviderErrorBody {
   std::string code;  // OpenAI's "insufficient_quota", ...
   // A quota or billing error: retrying will not help.
   bool quota = false;
+  // Anthropic's top-level "request_id" of an error body.
+  std::string request_id;
+};
+
+// What a request needs beyond the prompt: the model's API id and how the
+// model takes its parameters (from its ModelProfile).
+struct WireRequest {
+  // The model id the API knows ("claude-sonnet-5-5", "gpt-4o-2024-08-06").
+  std::string model;
+  // The output cap when the prompt sets none (Anthropic requires one).
+  int32_t default_max_tokens = 0;
+  // OpenAI: "max_tokens", or "max_completion_tokens" (reasoning models).
+  std::string max_tokens_param = "max_tokens";
+  // Whether temperature and top_p may be sent.
+  bool sampling_params = true;
 };
 
 class WireProtocol {
@@ -55,10 +74,11 @@ class WireProtocol {
   // Appended to the base URL.
   virtual std::string path() const = 0;
   virtual std::vector<std::string> Headers(const std::string& api_key) const = 0;
-  // The streaming request for `prompt`; `default_max_tokens` when the prompt
-  // sets none (Anthropic requires one).
+  // The streaming request for `prompt`. A prompt whose last block is an
+  // assistant block asks the model to continue that text (Anthropic: a
+  // prefilled assistant turn).
   virtual std::string RequestBody(const kiln::v1::Prompt& prompt,
-                                  int32_t default_max_tokens) const = 0;
+                                  const WireRequest& request) const = 0;
   virtual std::unique_ptr<StreamDecoder> NewDecoder() const = 0;
   virtual ProviderErrorBody ParseError(absl::string_view body) const = 0;
 };
@@ -77,6 +97,9 @@ struct ApiRequest {
   std::vector<int> cache_points;
   bool stream = false;
   bool include_usage = false;  // OpenAI stream_options.include_usage
+  // OpenAI: the field that set the output cap ("max_tokens" or
+  // "max_completion_tokens"; empty: none).
+  std::string max_tokens_field;
 };
 
 // The timed pieces of a streamed answer: `head` goes out at the first token,

@@ -52,7 +52,7 @@ SimAnswer Answer() {
 }
 
 TEST(OpenAiWire, RequestCarriesMessagesStreamingAndSampling) {
-  const json body = json::parse(OpenAiWire().RequestBody(MakePrompt(), 0));
+  const json body = json::parse(OpenAiWire().RequestBody(MakePrompt(), {}));
   EXPECT_EQ(body["model"], "m");
   EXPECT_EQ(body["stream"], true);
   EXPECT_EQ(body["stream_options"]["include_usage"], true);
@@ -74,7 +74,7 @@ TEST(OpenAiWire, RequestCarriesMessagesStreamingAndSampling) {
 
 TEST(OpenAiWire, SimulatorReadsBackWhatTheAdapterSends) {
   const kiln::v1::Prompt p = MakePrompt();
-  absl::StatusOr<ApiRequest> r = ParseOpenAiRequest(OpenAiWire().RequestBody(p, 0));
+  absl::StatusOr<ApiRequest> r = ParseOpenAiRequest(OpenAiWire().RequestBody(p, {}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(PromptText(r->prompt), PromptText(p));
   EXPECT_EQ(r->prompt.max_output_tokens(), 777);
@@ -127,7 +127,7 @@ TEST(OpenAiWire, BadRequestsNameTheField) {
 
 TEST(AnthropicWire, RequestPutsCacheControlOnStableBlocks) {
   const kiln::v1::Prompt p = MakePrompt();
-  const json body = json::parse(AnthropicWire().RequestBody(p, 0));
+  const json body = json::parse(AnthropicWire().RequestBody(p, {}));
   EXPECT_EQ(body["max_tokens"], 777);
   EXPECT_EQ(body["stop_sequences"], json::array({"END"}));
   ASSERT_EQ(body["system"].size(), 1u);
@@ -145,12 +145,12 @@ TEST(AnthropicWire, RequestPutsCacheControlOnStableBlocks) {
   // Anthropic requires max_tokens even when the prompt sets none.
   kiln::v1::Prompt no_cap = p;
   no_cap.set_max_output_tokens(0);
-  EXPECT_EQ(json::parse(AnthropicWire().RequestBody(no_cap, 0))["max_tokens"], 4096);
+  EXPECT_EQ(json::parse(AnthropicWire().RequestBody(no_cap, {}))["max_tokens"], 4096);
 }
 
 TEST(AnthropicWire, SimulatorSeesTheSameBreakpoints) {
   const kiln::v1::Prompt p = MakePrompt();
-  absl::StatusOr<ApiRequest> r = ParseAnthropicRequest(AnthropicWire().RequestBody(p, 0));
+  absl::StatusOr<ApiRequest> r = ParseAnthropicRequest(AnthropicWire().RequestBody(p, {}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(PromptText(r->prompt), PromptText(p));
   EXPECT_EQ(r->cache_points, CacheBreakpoints(p));

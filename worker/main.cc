@@ -33,6 +33,11 @@ ABSL_FLAG(std::string, api_key_env, "",
           "environment variable with the provider's key (empty: OPENAI_API_KEY / "
           "ANTHROPIC_API_KEY)");
 ABSL_FLAG(std::string, models, "", "YAML file of extra or overriding model profiles");
+ABSL_FLAG(std::string, api_model_key, "",
+          "which api_model id of a profile is sent: anthropic, openai, openrouter, "
+          "moonshot, ... (empty: from --base_url, else --provider)");
+ABSL_FLAG(int, max_continuations, 3,
+          "continuations of a reply cut off at its output cap before the attempt fails");
 ABSL_FLAG(std::string, serve_models, "",
           "comma-separated models this worker calls (empty: every known model for sim, "
           "any model otherwise)");
@@ -83,6 +88,8 @@ int main(int argc, char** argv) {
   o.provider.kind = absl::GetFlag(FLAGS_provider);
   o.provider.base_url = absl::GetFlag(FLAGS_base_url);
   o.provider.api_key_env = absl::GetFlag(FLAGS_api_key_env);
+  o.provider.model_key = absl::GetFlag(FLAGS_api_model_key);
+  o.provider.max_continuations = absl::GetFlag(FLAGS_max_continuations);
   o.provider.secrets_file = absl::GetFlag(FLAGS_secrets_file);
   o.provider.sim.time_scale = absl::GetFlag(FLAGS_time_scale);
   o.provider.sim.sim.seed = absl::GetFlag(FLAGS_sim_seed);

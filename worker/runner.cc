@@ -83,10 +83,25 @@ std::string Seconds(absl::Duration d) {
   return absl::StrFormat("%.2fs", absl::ToDoubleSeconds(d));
 }
 
+// A whole call's usage: every request it sent.
 kiln::v1::Usage UsageOf(const LlmResult& r) {
   kiln::v1::Usage u = ToUsage(r.usage);
-  u.set_requests(std::max(1, r.attempts - r.rate_limited));
+  u.set_requests(std::max<int64_t>(r.attempts, static_cast<int64_t>(r.requests.size())));
   u.set_rate_limited(r.rate_limited);
+  u.set_cut_off(r.cut_off);
+  int64_t retried = 0;
+  for (const LlmRequestRecord& q : r.requests) retried += q.retried ? 1 : 0;
+  u.set_retried_requests(retried);
+  return u;
+}
+
+// One request's part of a usage.
+kiln::v1::Usage UsageOf(const LlmRequestRecord& q) {
+  kiln::v1::Usage u = ToUsage(q.usage);
+  u.set_requests(1);
+  u.set_rate_limited(q.outcome == "rate_limited" ? 1 : 0);
+  u.set_retried_requests(q.retried ? 1 : 0);
+  u.set_cut_off(q.outcome == "cut_off" ? 1 : 0);
   return u;
 }
 
@@ -405,6 +420,11 @@ void Runner::StartLlm(const AttemptPtr& at) {
     TimeToProto(absl::Now(), at->rec.mutable_first_token_time());
     at->port->FirstToken(at->a.lease());
   };
+  // Every request is billed to the attempt as it ends, so a call that fails
+  // still accounts for what it sent.
+  cb.on_request = [this, weak](const LlmRequestRecord& q) {
+    if (AttemptPtr at = weak.lock()) AddRequest(at, q);
+  };
   cb.on_done = [this, at](absl::StatusOr<LlmResult> r) {
     PostIo([this, at, r = std::move(r)]() mutable { AfterLlm(at, std::move(r)); });
     MutexLock l(&mu_);
@@ -421,18 +441,32 @@ void Runner::StartLlm(const AttemptPtr& at) {
   if (at->dropped) at->call->Cancel();
 }
 
-void Runner::AddUsage(const AttemptPtr& at, const LlmResult& r) {
-  ::kiln::AddUsage(UsageOf(r), at->rec.mutable_usage());
+void Runner::AddRequest(const AttemptPtr& at, const LlmRequestRecord& q) {
+  kiln::v1::LlmRequest* r = at->rec.add_llm_requests();
+  r->set_outcome(q.outcome);
+  r->set_http_status(q.http_status);
+  r->set_request_id(q.request_id);
+  r->set_response_id(q.response_id);
+  *r->mutable_usage() = UsageOf(q);
+  r->set_error(q.error);
+  r->set_retried(q.retried);
+  ::kiln::AddUsage(r->usage(), at->rec.mutable_usage());
   if (const ModelProfile* p = models_->Find(at->a.task().model())) {
-    at->rec.set_cost_usd(at->rec.cost_usd() + p->Cost(r.usage));
-    at->rec.set_uncached_cost_usd(at->rec.uncached_cost_usd() + p->UncachedCost(r.usage));
+    r->set_cost_usd(p->Cost(q.usage));
+    at->rec.set_cost_usd(at->rec.cost_usd() + p->Cost(q.usage));
+    at->rec.set_uncached_cost_usd(at->rec.uncached_cost_usd() + p->UncachedCost(q.usage));
   }
+  if (!q.request_id.empty() || !q.response_id.empty()) {
+    at->rec.set_provider_request_id(!q.request_id.empty() ? q.request_id : q.response_id);
+  }
+}
+
+void Runner::AddTimings(const AttemptPtr& at, const LlmResult& r) {
   kiln::v1::Timings* t = at->rec.mutable_timings();
   if (!t->has_time_to_first_token()) {
     DurationToProto(r.timings.ttft, t->mutable_time_to_first_token());
   }
   DurationToProto(DurationFromProto(t->llm()) + r.timings.total, t->mutable_llm());
-  at->rec.set_provider_request_id(r.request_id);
 }
 
 void Runner::AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result) {
@@ -463,7 +497,7 @@ void Runner::AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result) {
                 absl::Status(result.status().code(),
                              absl::StrCat("LLM request: ", result.status().message())));
   }
-  AddUsage(at, *result);
+  AddTimings(at, *result);
 
   if (task.kind() == kiln::v1::TASK_KIND_PLAN) {
     at->plan_tries++;

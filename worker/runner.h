@@ -101,7 +101,9 @@ class Runner : public TaskRunner {
   void Fail(const AttemptPtr& at, kiln::v1::TaskResult::Outcome outcome,
             const absl::Status& error);
   void Finish(const AttemptPtr& at, kiln::v1::TaskResult result);
-  void AddUsage(const AttemptPtr& at, const LlmResult& r);
+  // Bills one HTTP request (as it ends) to the attempt's record.
+  void AddRequest(const AttemptPtr& at, const LlmRequestRecord& request);
+  void AddTimings(const AttemptPtr& at, const LlmResult& r);
   // Ends the attempt's span with its outcome (`rec` is the final record).
   void EndAttemptSpan(const AttemptPtr& at, const kiln::v1::TaskResult& result);
   void PostIo(std::function<void()> fn);

@@ -100,6 +100,11 @@ class ScriptedProvider : public Provider {
     r.usage.input = 100;
     r.usage.output = 50;
     r.attempts = 1;
+    LlmRequestRecord req;
+    req.outcome = "ok";
+    req.usage = r.usage;
+    r.requests = {req};
+    if (cb.on_request) cb.on_request(req);
     cb.on_done(r);
     struct Done : LlmCall {
       void Cancel() override {}
