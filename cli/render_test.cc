@@ -110,6 +110,38 @@ TEST(FormatReport, ScalesTheBoundOfASimulatedRunAndListsFailures) {
       << text;
 }
 
+TEST(FormatReport, AFailedTaskGivesItsReasonAndFailedRequestsTheirBill) {
+  kiln::v1::Report r = Sample();
+  r.set_state(kiln::v1::BATCH_STATE_FAILED);
+  kiln::v1::TaskReport* t = r.mutable_tasks(1);
+  t->set_state(kiln::v1::TASK_STATE_FAILED);
+  t->set_error("LLM request: HTTP 429: You exceeded your current quota (request id req_9)");
+  kiln::v1::LlmRequest* q = r.mutable_tasks(0)->add_failed_requests();
+  q->set_outcome("overloaded");
+  q->set_http_status(529);
+  q->set_request_id("req_1");
+  q->set_retried(true);
+  q->mutable_usage()->set_input_tokens(1200);
+  q->set_cost_usd(0.0036);
+  r.mutable_usage()->set_retried_requests(1);
+  r.mutable_usage()->set_cut_off(2);
+  r.mutable_usage()->set_reasoning_tokens(40);
+  r.set_failed_requests_cost_usd(0.0036);
+  const std::string text = FormatReport(r, SampleBatch());
+  EXPECT_NE(text.find("150 output (40 reasoning); 3 requests, 0 rate-limited (429), 1 retried "
+                      "($0.0036 billed for failed requests), 2 cut off at the output cap\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("FAILED after 1 attempt: LLM request: HTTP 429: You exceeded your current "
+                      "quota (request id req_9)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("failed requests\n  web web/input.js: 529 overloaded, retried (req_1); "
+                      "billed 1,200 tokens, $0.0036\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(FormatStatus, BatchThenAJobTable) {
   const std::string text = FormatStatus(SampleBatch(), kT0 + absl::Seconds(90));
   EXPECT_EQ(text.find("batch b1 (browser): SUCCEEDED\n"), 0u) << text;

@@ -42,6 +42,7 @@ class CallDriverTest : public ::testing::Test {
     cb.on_retry = [this](const absl::Status& s, absl::Duration delay) {
       retries_.emplace_back(s, delay);
     };
+    cb.on_request = [this](const LlmRequestRecord& r) { requests_.push_back(r); };
     cb.on_done = [this](absl::StatusOr<LlmResult> r) {
       MutexLock l(&mu_);
       result_ = std::move(r);
@@ -91,6 +92,7 @@ class CallDriverTest : public ::testing::Test {
   // Touched on the loop thread only until the result is in.
   std::vector<std::string> events_;
   std::vector<std::pair<absl::Status, absl::Duration>> retries_;
+  std::vector<LlmRequestRecord> requests_;
   int attempts_ = 0;
   int aborts_ = 0;
 };
@@ -229,6 +231,64 @@ TEST(HttpAttemptError, Classification) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(HttpAttemptError(404, "m", false, absl::Seconds(-1)).status.message(),
             "HTTP 404: m");
+}
+
+TEST_F(CallDriverTest, EveryRequestIsRecordedWithWhatItWasBilled) {
+  // A 529, then a stream that drops after billing its prompt, then the
+  // reply: three requests, two retried, the dropped one's prompt billed.
+  Script dropped = [](AttemptSink& s) {
+    AttemptError e;
+    e.status = absl::UnavailableError("the stream ended before its last event");
+    e.retryable = true;
+    e.outcome = "dropped";
+    e.http_status = 200;
+    e.usage.input = 7;
+    e.request_id = "req-2";
+    s.OnFailure(e);
+  };
+  absl::StatusOr<LlmResult> r = Run({Http(529), dropped, Ok({"a"})});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->attempts, 3);
+  ASSERT_EQ(requests_.size(), 3u);
+  EXPECT_EQ(requests_[0].outcome, "overloaded");
+  EXPECT_EQ(requests_[0].http_status, 529);
+  EXPECT_TRUE(requests_[0].retried);
+  EXPECT_EQ(requests_[1].outcome, "dropped");
+  EXPECT_EQ(requests_[1].usage.input, 7);
+  EXPECT_EQ(requests_[1].request_id, "req-2");
+  EXPECT_TRUE(requests_[1].retried);
+  EXPECT_EQ(requests_[2].outcome, "ok");
+  EXPECT_FALSE(requests_[2].retried);
+  // The call's usage is every request's.
+  EXPECT_EQ(r->usage.input, 17);
+  EXPECT_EQ(r->requests.size(), 3u);
+}
+
+TEST_F(CallDriverTest, AFailedCallNamesTheProvidersRequestId) {
+  Script quota = [](AttemptSink& s) {
+    AttemptError e = HttpAttemptError(429, "You exceeded your current quota", true,
+                                      absl::Seconds(-1));
+    e.request_id = "req_abc";
+    s.OnFailure(e);
+  };
+  absl::StatusOr<LlmResult> r = Run({quota});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r.status().message(), "HTTP 429: You exceeded your current quota (request id req_abc)");
+  ASSERT_EQ(requests_.size(), 1u);
+  EXPECT_FALSE(requests_[0].retried);
+}
+
+TEST(ApplyShouldRetry, TrueAndFalseOverrideOthersDoNot) {
+  AttemptError e = HttpAttemptError(529, "x", false, absl::Seconds(-1));
+  ApplyShouldRetry("false", &e);
+  EXPECT_FALSE(e.retryable);
+  ApplyShouldRetry("TRUE", &e);
+  EXPECT_TRUE(e.retryable);
+  ApplyShouldRetry("maybe", &e);
+  EXPECT_TRUE(e.retryable);
+  AttemptError c = HttpAttemptError(409, "conflict", false, absl::Seconds(-1));
+  EXPECT_TRUE(c.retryable);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "llm/call_recorder.h"
 #include "llm/openai_wire.h"
 #include "llm/prompt.h"
+#include "llm/provider_factory.h"
 #include "nlohmann/json.hpp"
 
 namespace kiln {
@@ -330,6 +331,133 @@ TEST_P(AdapterTest, SequentialRequestsReuseOneConnection) {
   EXPECT_EQ(transport_.connections_opened(), 1);
   EXPECT_EQ(sim.Stats()["api_connections"], 1);
   EXPECT_EQ(sim.Stats()["completed"], 5);
+}
+
+// The provider as the worker makes it (MakeProvider: the profiles' API ids,
+// cut-off replies continued) against kiln_llmsim.
+class MadeProviderTest : public AdapterTest {
+ protected:
+  std::unique_ptr<kiln::Provider> Made(const Sim& sim, const ModelCatalog* models) {
+    ProviderConfig c;
+    c.kind = GetParam().name;
+    c.base_url = GetParam().name == "openai" ? sim.base() + "/v1" : sim.base();
+    c.retry.initial_backoff = absl::Milliseconds(5);
+    absl::StatusOr<std::unique_ptr<kiln::Provider>> p = MakeProvider(c, models);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return *std::move(p);
+  }
+  std::string CurrentModel() const {
+    return GetParam().name == "openai" ? "gpt-4o-mini" : "claude-haiku-4.5";
+  }
+};
+
+TEST_P(MadeProviderTest, ACutOffReplyIsContinuedIntoTheWholeFile) {
+  Sim sim({"--time_scale=200"});
+  const ModelCatalog models = ModelCatalog::Builtin();
+  auto p = Made(sim, &models);
+  kiln::v1::Prompt whole = MakePrompt(CurrentModel(), "src/app.py", "ctx");
+  absl::StatusOr<LlmResult> uncut = CompleteBlocking(*p, whole);
+  ASSERT_TRUE(uncut.ok()) << uncut.status();
+  EXPECT_EQ(uncut->cut_off, 0);
+  kiln::v1::Prompt capped = whole;
+  capped.set_max_output_tokens(60);
+  CallRecorder rec;
+  auto call = p->Start(capped, rec.Callbacks());
+  absl::StatusOr<LlmResult> r = rec.Wait();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(IsCutOff(r->finish_reason)) << r->finish_reason;
+  EXPECT_EQ(r->cut_off, 1);
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_EQ(ExtractCode(r->text), ExtractCode(uncut->text));
+  ASSERT_EQ(rec.requests.size(), 2u);
+  EXPECT_EQ(rec.requests[0].outcome, "cut_off");
+  EXPECT_TRUE(rec.requests[0].retried);
+  EXPECT_EQ(rec.requests[1].outcome, "ok");
+  // Both requests were billed their prompt; the second one resent the
+  // partial reply.
+  EXPECT_GT(rec.requests[1].usage.prompt(), rec.requests[0].usage.prompt());
+  EXPECT_EQ(r->usage.output, rec.requests[0].usage.output + rec.requests[1].usage.output);
+  EXPECT_EQ(sim.Stats()["requests"], 3);
+}
+
+TEST_P(MadeProviderTest, StillCutOffFailsWithTheReason) {
+  Sim sim({"--time_scale=200"});
+  ModelCatalog models = ModelCatalog::Builtin();
+  ASSERT_TRUE(models
+                  .MergeYaml(absl::StrCat("models:\n  - {name: ", CurrentModel(),
+                                          ", max_output_tokens: 30}\n"),
+                             "m.yaml")
+                  .ok());
+  auto p = Made(sim, &models);
+  kiln::v1::Prompt capped = MakePrompt(CurrentModel(), "src/app.py", "ctx");
+  capped.set_max_output_tokens(30);
+  absl::StatusOr<LlmResult> r = CompleteBlocking(*p, capped);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_TRUE(absl::StartsWith(r.status().message(), "output cut off at 120 tokens ("))
+      << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "after 3 continuations")) << r.status();
+}
+
+TEST_P(MadeProviderTest, ProfilesAreSentAsTheirApiIdsAndAnUnknownIdNamesBoth) {
+  Sim sim({"--time_scale=200"});
+  ModelCatalog models = ModelCatalog::Builtin();
+  ASSERT_TRUE(models
+                  .MergeYaml("models:\n  - name: renamed\n    provider: openai\n"
+                             "    api_model: {openai: gpt-4o-2024-08-06, anthropic: "
+                             "claude-haiku-4-5-20251001}\n"
+                             "  - {name: gone, api_model: no-such-model-2020}\n",
+                             "m.yaml")
+                  .ok());
+  auto p = Made(sim, &models);
+  // kiln_llmsim knows models by their API ids as the real APIs do.
+  absl::StatusOr<LlmResult> r = CompleteBlocking(*p, MakePrompt("renamed", "a.py", "ctx"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<LlmResult> gone = CompleteBlocking(*p, MakePrompt("gone", "a.py", "ctx"));
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(gone.status().message(),
+                                "model profile \"gone\" was sent as \"no-such-model-2020\""))
+      << gone.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, MadeProviderTest,
+                         ::testing::Values(Protocol{"openai", "gpt-4o", "chatcmpl-"},
+                                           Protocol{"anthropic", "claude-3.5-sonnet",
+                                                    "msg_"}),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(ReasoningModel, TakesMaxCompletionTokensAndBillsReasoningAsOutput) {
+  Sim sim({"--time_scale=200"});
+  ModelCatalog models = ModelCatalog::Builtin();
+  ProviderConfig c;
+  c.kind = "openai";
+  c.base_url = sim.base() + "/v1";
+  absl::StatusOr<std::unique_ptr<kiln::Provider>> p = MakeProvider(c, &models);
+  ASSERT_TRUE(p.ok());
+  kiln::v1::Prompt prompt = MakePrompt("gpt-5", "a.py", "ctx");
+  prompt.mutable_sampling()->set_temperature(0.2);  // not sent: gpt-5 refuses it
+  absl::StatusOr<LlmResult> r = CompleteBlocking(**p, prompt);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->usage.reasoning, 0);
+  EXPECT_EQ(r->usage.output, EstimateTokens(r->text) + r->usage.reasoning);
+  const ModelProfile* gpt5 = models.Find("gpt-5");
+  EXPECT_NEAR(gpt5->Cost(r->usage),
+              (r->usage.input * 1.25 + r->usage.output * 10.0) / 1e6, 1e-12);
+
+  // Told to send max_tokens, the model's API refuses and says what it takes.
+  ASSERT_TRUE(models.MergeYaml("models:\n  - {name: gpt-5, max_tokens_param: max_tokens}\n",
+                               "m.yaml")
+                  .ok());
+  absl::StatusOr<std::unique_ptr<kiln::Provider>> old = MakeProvider(c, &models);
+  ASSERT_TRUE(old.ok());
+  kiln::v1::Prompt capped = MakePrompt("gpt-5", "a.py", "ctx");
+  capped.set_max_output_tokens(4000);
+  absl::StatusOr<LlmResult> refused = CompleteBlocking(**old, capped);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "max_completion_tokens"))
+      << refused.status();
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, AdapterTest,

@@ -88,5 +88,53 @@ TEST(ModelCatalog, MergeYamlNamesFileLineAndField) {
   EXPECT_EQ(c.Find("x"), nullptr);
 }
 
+TEST(ModelCatalog, BuiltinProfilesSendRealModelIds) {
+  const ModelCatalog c = ModelCatalog::Builtin();
+  EXPECT_EQ(c.Find("claude-sonnet-5.5")->ApiModel("anthropic"), "claude-sonnet-5-5");
+  EXPECT_EQ(c.Find("claude-sonnet-5.5")->ApiModel("openrouter"), "anthropic/claude-sonnet-5.5");
+  EXPECT_EQ(c.Find("claude-3.5-sonnet")->ApiModel("anthropic"), "claude-3-5-sonnet-20241022");
+  EXPECT_EQ(c.Find("kimi-k2")->ApiModel("openai"), "kimi-k2-0905-preview");  // the default
+  EXPECT_EQ(c.Find("gpt-4o")->ApiModel("openai"), "gpt-4o-2024-08-06");
+  for (const std::string& name : c.Names()) {
+    const ModelProfile* p = c.Find(name);
+    EXPECT_NE(p->ApiModel("anthropic"), name) << name << " sends its profile name";
+    EXPECT_FALSE(p->prices_as_of.empty()) << name;
+    EXPECT_EQ(c.FindByApiModel(p->ApiModel(p->provider)), p) << name;
+  }
+  const ModelProfile* gpt5 = c.Find("gpt-5");
+  EXPECT_TRUE(gpt5->reasoning);
+  EXPECT_EQ(gpt5->max_tokens_param, "max_completion_tokens");
+  EXPECT_FALSE(gpt5->sampling_params);
+  EXPECT_EQ(c.Find("gpt-4o")->max_tokens_param, "max_tokens");
+}
+
+TEST(ModelCatalog, ApiModelFromYamlAsOneIdOrPerEndpoint) {
+  ModelCatalog c = ModelCatalog::Builtin();
+  ASSERT_TRUE(c.MergeYaml(R"(models:
+  - {name: mine, api_model: my-model-v2}
+  - name: routed
+    api_model: {default: base-id, openrouter: vendor/routed}
+  - {name: thinker, reasoning: true}
+)",
+                          "m.yaml")
+                  .ok());
+  EXPECT_EQ(c.Find("mine")->ApiModel("openai"), "my-model-v2");
+  EXPECT_EQ(c.Find("routed")->ApiModel("openrouter"), "vendor/routed");
+  EXPECT_EQ(c.Find("routed")->ApiModel("anthropic"), "base-id");
+  EXPECT_EQ(c.FindByApiModel("vendor/routed"), c.Find("routed"));
+  EXPECT_EQ(c.FindByApiModel("nothing"), nullptr);
+  // A reasoning model takes max_completion_tokens and no temperature.
+  EXPECT_EQ(c.Find("thinker")->max_tokens_param, "max_completion_tokens");
+  EXPECT_FALSE(c.Find("thinker")->sampling_params);
+  // A profile without api_model sends its own name.
+  EXPECT_EQ(c.Find("thinker")->ApiModel("openai"), "thinker");
+
+  const absl::Status bad = c.MergeYaml(
+      "models:\n  - {name: x, max_tokens_param: max_output}\n", "m.yaml");
+  EXPECT_EQ(std::string(bad.message()),
+            "m.yaml:2:33: models[0].max_tokens_param: must be max_tokens or "
+            "max_completion_tokens");
+}
+
 }  // namespace
 }  // namespace kiln

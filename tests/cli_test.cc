@@ -133,6 +133,34 @@ TEST(EmbeddedRun, ApiEndpointsWithRepairs) {
   EXPECT_NE(router.find("from api.users import "), std::string::npos) << router;
 }
 
+// A free-text `task:` is planned into files and written, whether or not the
+// job has a build (a plan reply has none; the job's own decides).
+TEST(EmbeddedRun, FreeTextTaskWithAndWithoutABuild) {
+  for (const bool with_build : {false, true}) {
+    const std::string dir = Workdir(with_build ? "task-build" : "task-nobuild");
+    fs::create_directories(fs::path(dir) / "repo");
+    std::ofstream(fs::path(dir) / "repo/README.md") << "a tiny service\n";
+    std::ofstream(fs::path(dir) / "job.yaml")
+        << "name: svc\nrepo: ./repo\nmodel: gpt-4o-mini\n"
+           "task: \"A tiny python key-value service with a store and handlers.\"\n"
+           "checks:\n  - {match: \"*.py\", command: \"python3 -m py_compile {file}\"}\n"
+        << (with_build ? "build: {command: \"python3 -m compileall -q src\"}\n" : "");
+    Result r = Kiln(dir, absl::StrCat("run ", kFast, " job.yaml"));
+    ASSERT_EQ(r.code, 0) << with_build << r.out << r.err;
+    EXPECT_FALSE(absl::StrContains(r.out, "PLAN FAILED")) << r.out;
+    EXPECT_TRUE(absl::StrContains(r.out, "svc SUCCEEDED")) << r.out;
+    const std::vector<fs::path> files = FilesUnder(fs::path(dir) / "kiln-out/svc");
+    ASSERT_GE(files.size(), 3u) << r.out;
+    for (const auto& f : files) {
+      EXPECT_EQ(f.extension(), ".py") << f;
+      EXPECT_EQ(Sh(absl::StrCat("python3 -m py_compile ", f.string())), 0) << f;
+    }
+    Result report = Kiln(dir, "report --tasks");
+    ASSERT_EQ(report.code, 0) << report.err;
+    EXPECT_EQ(absl::StrContains(report.out, " BUILD "), with_build) << report.out;
+  }
+}
+
 TEST(EmbeddedRun, BulkMatrixOverGeneratedGitRepos) {
   const std::string dir = Workdir("bulk");
   ASSERT_EQ(Sh(absl::StrCat("python3 examples/bulk/generate.py --repos 3 --files 4 --out ", dir,

@@ -123,6 +123,27 @@ class ScriptedProvider : public Provider {
   std::vector<std::string> prompts_;
 };
 
+// Plays one call: the request records, then the end (a reply or an error).
+class PlayedProvider : public Provider {
+ public:
+  PlayedProvider(std::vector<LlmRequestRecord> requests, absl::StatusOr<LlmResult> end)
+      : requests_(std::move(requests)), end_(std::move(end)) {}
+  std::string name() const override { return "played"; }
+  std::unique_ptr<LlmCall> Start(const kiln::v1::Prompt&, StreamCallbacks cb) override {
+    if (end_.ok() && cb.on_first_token) cb.on_first_token();
+    for (const auto& r : requests_) cb.on_request(r);
+    cb.on_done(end_);
+    struct Done : LlmCall {
+      void Cancel() override {}
+    };
+    return std::make_unique<Done>();
+  }
+
+ private:
+  std::vector<LlmRequestRecord> requests_;
+  absl::StatusOr<LlmResult> end_;
+};
+
 kiln::v1::Assignment Assign(const std::string& task_id, kiln::v1::TaskKind kind,
                             const std::string& path, const kiln::v1::JobSpec& job) {
   kiln::v1::Assignment a;
@@ -479,6 +500,75 @@ TEST_F(RunnerTest, AnUntracedAssignmentRecordsNoSpans) {
   runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_), &port_);
   ASSERT_EQ(port_.Wait(1).size(), 1u);
   EXPECT_TRUE(spans.spans().empty());
+}
+
+TEST_F(RunnerTest, EveryRequestIsBilledAndAFailedOneIsNamed) {
+  // A 529 (nothing billed), a dropped stream that had billed its prompt,
+  // then the reply.
+  LlmRequestRecord overloaded;
+  overloaded.outcome = "overloaded";
+  overloaded.http_status = 529;
+  overloaded.request_id = "req_1";
+  overloaded.error = "HTTP 529: overloaded_error: Overloaded";
+  overloaded.retried = true;
+  LlmRequestRecord dropped;
+  dropped.outcome = "dropped";
+  dropped.http_status = 200;
+  dropped.usage.input = 1000;
+  dropped.usage.output = 10;
+  dropped.retried = true;
+  LlmRequestRecord ok;
+  ok.outcome = "ok";
+  ok.http_status = 200;
+  ok.request_id = "req_3";
+  ok.usage.input = 1000;
+  ok.usage.output = 200;
+  LlmResult res;
+  res.text = "```js\nexport function a() { return 1; }\n```\n";
+  res.finish_reason = "stop";
+  res.usage.input = 2000;
+  res.usage.output = 210;
+  res.attempts = 3;
+  res.requests = {overloaded, dropped, ok};
+  PlayedProvider played({overloaded, dropped, ok}, res);
+  auto runner = MakeRunner(&played, &permits_);
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  const kiln::v1::AttemptRecord& rec = reports[0].record();
+  ASSERT_EQ(reports[0].outcome(), TaskResult::OUTCOME_SUCCEEDED) << reports[0].DebugString();
+  EXPECT_EQ(rec.usage().requests(), 3);
+  EXPECT_EQ(rec.usage().retried_requests(), 2);
+  EXPECT_EQ(rec.usage().rate_limited(), 0);
+  EXPECT_EQ(rec.usage().input_tokens(), 2000);  // the dropped one's prompt too
+  EXPECT_EQ(rec.usage().output_tokens(), 210);
+  ASSERT_EQ(rec.llm_requests_size(), 3);
+  EXPECT_EQ(rec.llm_requests(0).outcome(), "overloaded");
+  EXPECT_EQ(rec.llm_requests(0).http_status(), 529);
+  EXPECT_DOUBLE_EQ(rec.llm_requests(0).cost_usd(), 0);
+  EXPECT_GT(rec.llm_requests(1).cost_usd(), 0);
+  EXPECT_NEAR(rec.cost_usd(),
+              rec.llm_requests(1).cost_usd() + rec.llm_requests(2).cost_usd(), 1e-12);
+  EXPECT_EQ(rec.provider_request_id(), "req_3");
+}
+
+TEST_F(RunnerTest, ACutOffReplyThatCouldNotBeContinuedFailsTheAttempt) {
+  LlmRequestRecord cut;
+  cut.outcome = "cut_off";
+  cut.usage.input = 100;
+  cut.usage.output = 4000;
+  PlayedProvider played({cut}, absl::OutOfRangeError("output cut off at 4000 tokens (length)"));
+  auto runner = MakeRunner(&played, &permits_);
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_FAILED);
+  EXPECT_EQ(reports[0].record().error().message(),
+            "LLM request: output cut off at 4000 tokens (length)");
+  EXPECT_FALSE(reports[0].record().error().retryable());
+  EXPECT_EQ(reports[0].record().usage().cut_off(), 1);
+  EXPECT_EQ(reports[0].record().usage().output_tokens(), 4000);
+  EXPECT_EQ(reports[0].artifacts_size(), 0);  // nothing was written
 }
 
 }  // namespace
