@@ -45,10 +45,10 @@
 #include "common/states.h"
 #include "common/subprocess.h"
 #include "common/usage.h"
-#include "coordinator/spec_parser.h"
 #include "grpcpp/grpcpp.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "llm/model_profile.h"
+#include "spec/spec_parser.h"
 
 ABSL_FLAG(std::string, scenario, "", "the scenario's name in the table");
 ABSL_FLAG(std::string, spec, "", "the batch spec (YAML)");

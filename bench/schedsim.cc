@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/fake_clock.h"
-#include "coordinator/dag.h"
 #include "coordinator/scheduler.h"
-#include "coordinator/spec_validator.h"
 #include "llm/provider_sim.h"
+#include "spec/dag.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace {

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "bench/schedsim.h"
-#include "coordinator/spec_validator.h"
+#include "spec/spec_validator.h"
 
 int main(int argc, char** argv) {
   using namespace kiln;

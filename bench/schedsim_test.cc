@@ -1,7 +1,7 @@
 #include "bench/schedsim.h"
 
-#include "coordinator/spec_validator.h"
 #include "gtest/gtest.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace {

@@ -34,16 +34,16 @@
 #include "common/ids.h"
 #include "common/mutex.h"
 #include "common/process.h"
+#include "common/repo_file.h"
 #include "common/states.h"
 #include "common/telemetry.h"
 #include "common/tracer.h"
-#include "coordinator/dag.h"
-#include "coordinator/spec_parser.h"
-#include "coordinator/spec_validator.h"
 #include "google/protobuf/util/json_util.h"
 #include "llm/model_profile.h"
 #include "llm/secret.h"
-#include "worker/worktree.h"
+#include "spec/dag.h"
+#include "spec/spec_parser.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace cli {

@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "cli/format.h"
-#include "coordinator/spec_validator.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace cli {

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "coordinator/dag.h"
 #include "kiln/v1/spec.pb.h"
 #include "llm/model_profile.h"
+#include "spec/dag.h"
 
 namespace kiln {
 namespace cli {

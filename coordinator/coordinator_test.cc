@@ -13,8 +13,8 @@
 #include "common/digest.h"
 #include "common/fake_clock.h"
 #include "common/fake_span_sink.h"
-#include "coordinator/spec_validator.h"
 #include "gtest/gtest.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace {

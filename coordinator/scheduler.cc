@@ -11,7 +11,7 @@
 #include "common/states.h"
 #include "common/token_bucket.h"
 #include "common/yaml_reader.h"
-#include "coordinator/spec_validator.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 

@@ -42,11 +42,11 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "common/clock.h"
-#include "coordinator/dag.h"
-#include "llm/rate_limiter.h"
 #include "kiln/v1/spec.pb.h"
 #include "kiln/v1/task.pb.h"
 #include "llm/model_profile.h"
+#include "llm/rate_limiter.h"
+#include "spec/dag.h"
 
 namespace kiln {
 

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/fake_clock.h"
-#include "coordinator/spec_validator.h"
 #include "gtest/gtest.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace {

@@ -9,13 +9,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
-#include "coordinator/spec_validator.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "kiln/v1/blob_service.grpc.pb.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "kiln/v1/semaphore_service.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
+#include "spec/spec_validator.h"
 #include "worker/fake_runner.h"
 #include "worker/session.h"
 

@@ -13,12 +13,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/subprocess.h"
-#include "coordinator/spec_parser.h"
-#include "coordinator/spec_validator.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "llm/model_profile.h"
+#include "spec/spec_parser.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace {

@@ -22,10 +22,10 @@
 #include "common/digest.h"
 #include "common/proto_time.h"
 #include "common/subprocess.h"
-#include "coordinator/spec_parser.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "kiln/v1/job_service.grpc.pb.h"
+#include "spec/spec_parser.h"
 
 namespace kiln {
 namespace {

@@ -3,9 +3,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "coordinator/spec_parser.h"
-#include "coordinator/spec_validator.h"
 #include "llm/prompt.h"
+#include "spec/spec_parser.h"
+#include "spec/spec_validator.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kiln {

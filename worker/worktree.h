@@ -8,9 +8,8 @@
 // seen, as in CI), or a local folder that is not a git repository (copied
 // as it is; a ref is then an error).
 //
-// Generated files are written only inside the worktree: WriteRepoFile
-// refuses a path that leaves it by its spelling ("..", absolute) or through
-// a symbolic link that points outside.
+// Generated files are written only inside the worktree, with
+// WriteRepoFile (common/repo_file.h).
 #ifndef KILN_WORKER_WORKTREE_H_
 #define KILN_WORKER_WORKTREE_H_
 
@@ -21,22 +20,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/mutex.h"
+#include "common/repo_file.h"
 #include "kiln/v1/spec.pb.h"
 #include "worker/sandbox.h"
 
 namespace kiln {
-
-// Writes `content` to `root`/`path` atomically (a temporary file renamed
-// into place), creating directories. INVALID_ARGUMENT naming the path when
-// it is not a clean repo-relative path, PERMISSION_DENIED when a directory
-// on the way is a symbolic link that leaves `root`.
-absl::Status WriteRepoFile(const std::string& root, absl::string_view path,
-                           absl::string_view content);
-
-// Reads `root`/`path` under the same rules (the file itself may be a link
-// that stays inside). NOT_FOUND when it does not exist.
-absl::StatusOr<std::string> ReadRepoFile(const std::string& root,
-                                         absl::string_view path);
 
 class RepoCache {
  public:

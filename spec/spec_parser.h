@@ -4,8 +4,8 @@
 // Two shapes are accepted (docs/spec.md documents every field):
 //   - a job file: a mapping with the fields of one job (name, repo, files...);
 //   - a batch file: a mapping with `jobs:` and/or `matrix:` plus `policy:`.
-#ifndef KILN_COORDINATOR_SPEC_PARSER_H_
-#define KILN_COORDINATOR_SPEC_PARSER_H_
+#ifndef KILN_SPEC_SPEC_PARSER_H_
+#define KILN_SPEC_SPEC_PARSER_H_
 
 #include <map>
 #include <string>
@@ -46,4 +46,4 @@ absl::StatusOr<ParsedSpec> ReadSpecFile(const std::string& path);
 
 }  // namespace kiln
 
-#endif  // KILN_COORDINATOR_SPEC_PARSER_H_
+#endif  // KILN_SPEC_SPEC_PARSER_H_

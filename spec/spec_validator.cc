@@ -1,4 +1,4 @@
-#include "coordinator/spec_validator.h"
+#include "spec/spec_validator.h"
 
 #include <cmath>
 #include <map>

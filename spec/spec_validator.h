@@ -1,16 +1,16 @@
 // Semantic validation of batch specs, shared by the CLI (before submitting)
 // and the coordinator (SubmitBatch), plus matrix expansion.
-#ifndef KILN_COORDINATOR_SPEC_VALIDATOR_H_
-#define KILN_COORDINATOR_SPEC_VALIDATOR_H_
+#ifndef KILN_SPEC_SPEC_VALIDATOR_H_
+#define KILN_SPEC_SPEC_VALIDATOR_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "common/yaml_reader.h"
-#include "coordinator/spec_parser.h"
 #include "kiln/v1/spec.pb.h"
 #include "llm/model_profile.h"
+#include "spec/spec_parser.h"
 
 namespace kiln {
 
@@ -45,4 +45,4 @@ std::vector<kiln::v1::JobSpec> ExpandJobs(const kiln::v1::BatchSpec& batch);
 
 }  // namespace kiln
 
-#endif  // KILN_COORDINATOR_SPEC_VALIDATOR_H_
+#endif  // KILN_SPEC_SPEC_VALIDATOR_H_

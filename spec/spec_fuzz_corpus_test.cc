@@ -17,7 +17,7 @@ namespace kiln {
 namespace {
 
 TEST(SpecFuzzCorpus, EveryKeptInputRunsCleanly) {
-  const std::string dir = "coordinator/testdata/spec_fuzz";
+  const std::string dir = "spec/testdata/spec_fuzz";
   DIR* d = opendir(dir.c_str());
   ASSERT_NE(d, nullptr) << dir;
   std::vector<std::string> files;

@@ -1,4 +1,4 @@
-#include "coordinator/dag.h"
+#include "spec/dag.h"
 
 #include <algorithm>
 #include <map>

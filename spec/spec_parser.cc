@@ -1,4 +1,4 @@
-#include "coordinator/spec_parser.h"
+#include "spec/spec_parser.h"
 
 #include <cerrno>
 #include <cstring>

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/base/internal/raw_logging.h"
-#include "coordinator/spec_validator.h"
+#include "spec/spec_validator.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const kiln::ModelCatalog* const models =

@@ -1,8 +1,8 @@
 #include <string>
 
-#include "coordinator/spec_parser.h"
-#include "coordinator/spec_validator.h"
 #include "gtest/gtest.h"
+#include "spec/spec_parser.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace {

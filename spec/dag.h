@@ -2,8 +2,8 @@
 // output limits, cache-prefix keys and priorities from a cost model.
 //
 // Pure functions and value types: no threads, no clock.
-#ifndef KILN_COORDINATOR_DAG_H_
-#define KILN_COORDINATOR_DAG_H_
+#ifndef KILN_SPEC_DAG_H_
+#define KILN_SPEC_DAG_H_
 
 #include <cstdint>
 #include <string>
@@ -114,4 +114,4 @@ int RepairMaxTokens(const CostModel& cost, const TaskNode& generate);
 
 }  // namespace kiln
 
-#endif  // KILN_COORDINATOR_DAG_H_
+#endif  // KILN_SPEC_DAG_H_
