@@ -130,7 +130,7 @@ Row RunStrategy(const kiln::v1::BatchSpec& base, const std::string& strategy) {
   int64_t rpm = absl::GetFlag(FLAGS_rpm);
   if (rpm == 0) rpm = base.policy().requests_per_minute();
 
-  std::vector<std::string> sim_argv = {"llm/kiln_llmsim", "--port=0",
+  std::vector<std::string> sim_argv = {"llm/sim/kiln_llmsim", "--port=0",
                                        "--port_file=" + dir + "/llmsim.port",
                                        absl::StrCat("--time_scale=", scale), "--seed=1"};
   if (rpm > 0) sim_argv.push_back(absl::StrCat("--rpm=", rpm));

@@ -26,7 +26,7 @@ ABSL_FLAG(int, streams, 1000, "concurrent streams");
 ABSL_FLAG(double, time_scale, 20, "kiln_llmsim's time scale");
 ABSL_FLAG(int, output_tokens, 600, "expected output tokens per stream");
 ABSL_FLAG(std::string, model, "gpt-4o-mini", "model profile");
-ABSL_FLAG(std::string, llmsim, "llm/kiln_llmsim", "path of kiln_llmsim");
+ABSL_FLAG(std::string, llmsim, "llm/sim/kiln_llmsim", "path of kiln_llmsim");
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/fake_clock.h"
 #include "coordinator/scheduler.h"
-#include "llm/provider_sim.h"
+#include "llm/sim/provider_model.h"
 #include "spec/dag.h"
 #include "spec/spec_validator.h"
 
@@ -48,7 +48,7 @@ class EventQueue {
 
 // Sends one request and books it in `r`. Returns the response; when it was
 // rate limited the caller retries after resp.retry_after, as a worker does.
-SimResponse SendAndBook(ProviderSim* provider, const SimRequest& req,
+SimResponse SendAndBook(ProviderModel* provider, const SimRequest& req,
                         MonotonicTime now, SimResult* r) {
   const SimResponse resp = provider->Send(req, now);
   if (resp.rate_limited) {
@@ -162,7 +162,7 @@ absl::Duration AfterLlm(const TaskNode& n, const CostModel& cost) {
 
 // Sequential, naive parallel and cached batch: a plain DAG runner.
 SimResult RunSimple(Strategy strategy, const Flat& flat, const CostModel& cost,
-                    ProviderSim* provider, const SchedSimOptions& options) {
+                    ProviderModel* provider, const SchedSimOptions& options) {
   FakeClock clock;
   const MonotonicTime start = clock.MonotonicNow();
   EventQueue events;
@@ -234,7 +234,7 @@ SimResult RunSimple(Strategy strategy, const Flat& flat, const CostModel& cost,
 }
 
 SimResult RunKiln(const kiln::v1::BatchSpec& batch, const ModelCatalog& models,
-                  const CostModel& cost, ProviderSim* provider,
+                  const CostModel& cost, ProviderModel* provider,
                   const SchedSimOptions& options, int64_t rpm) {
   FakeClock clock;
   const MonotonicTime start = clock.MonotonicNow();
@@ -332,7 +332,7 @@ absl::StatusOr<SimResult> Simulate(Strategy strategy,
   const int64_t rpm = options.requests_per_minute > 0
                           ? options.requests_per_minute
                           : batch.policy().requests_per_minute();
-  ProviderSim provider(&models, rpm);
+  ProviderModel provider(&models, rpm);
   const Flat flat = Flatten(batch, cost, models);
   SimResult r = strategy == Strategy::kKiln
                     ? RunKiln(batch, models, cost, &provider, options, rpm)

@@ -1,5 +1,5 @@
 // Discrete-event simulation of scheduling strategies against the provider
-// model (llm/provider_sim.h): the same batch, the same latency and cache
+// model (llm/sim/provider_model.h): the same batch, the same latency and cache
 // semantics, different policies. Deterministic; runs in simulated time.
 #ifndef KILN_BENCH_SCHEDSIM_H_
 #define KILN_BENCH_SCHEDSIM_H_

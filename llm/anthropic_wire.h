@@ -27,13 +27,6 @@ class AnthropicWire : public WireProtocol {
   ProviderErrorBody ParseError(absl::string_view body) const override;
 };
 
-// kiln_llmsim's side. INVALID_ARGUMENT names the offending field.
-absl::StatusOr<ApiRequest> ParseAnthropicRequest(absl::string_view body);
-std::string AnthropicResponseBody(const SimAnswer& answer, const std::string& model);
-StreamPlan AnthropicStreamPlan(const SimAnswer& answer, const std::string& model);
-ApiError AnthropicError(int http_status, absl::string_view type,
-                        absl::string_view message);
-
 }  // namespace kiln
 
 #endif  // KILN_LLM_ANTHROPIC_WIRE_H_

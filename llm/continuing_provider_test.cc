@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "llm/call_recorder.h"
 #include "llm/prompt.h"
-#include "llm/sim_provider.h"
+#include "llm/sim/in_process_provider.h"
 
 namespace kiln {
 namespace {

@@ -72,7 +72,7 @@ class Sim {
     const std::string models = absl::StrCat(dir, "/models", tag, ".yaml");
     std::ofstream(models) << kModels;
     port_file_ = absl::StrCat(dir, "/port", tag);
-    std::vector<std::string> argv = {"llm/kiln_llmsim", "--port=0",
+    std::vector<std::string> argv = {"llm/sim/kiln_llmsim", "--port=0",
                                      "--port_file=" + port_file_, "--models=" + models};
     argv.insert(argv.end(), flags.begin(), flags.end());
     absl::StatusOr<Subprocess> p =

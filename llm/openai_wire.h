@@ -27,15 +27,6 @@ class OpenAiWire : public WireProtocol {
   ProviderErrorBody ParseError(absl::string_view body) const override;
 };
 
-// kiln_llmsim's side. INVALID_ARGUMENT names the offending field.
-absl::StatusOr<ApiRequest> ParseOpenAiRequest(absl::string_view body);
-std::string OpenAiResponseBody(const SimAnswer& answer, const std::string& model,
-                               int64_t created);
-StreamPlan OpenAiStreamPlan(const SimAnswer& answer, const std::string& model,
-                            int64_t created, bool include_usage);
-ApiError OpenAiError(int http_status, absl::string_view message,
-                     absl::string_view type, absl::string_view code);
-
 }  // namespace kiln
 
 #endif  // KILN_LLM_OPENAI_WIRE_H_

@@ -1,6 +1,6 @@
 // The provider interface: stream one LLM request (DESIGN.md, "LLM layer").
 //
-// Implementations: `sim` (llm/sim_provider.h, in-process, the embedded
+// Implementations: `sim` (llm/sim/in_process_provider.h, in-process, the embedded
 // default), `openai` and `anthropic` (llm/http_provider.h over libcurl).
 // Each retries 429s, 5xx and dropped or stalled streams itself (CallDriver)
 // and reports what the retries cost.

@@ -10,7 +10,7 @@
 #include "llm/call_driver.h"
 #include "llm/model_profile.h"
 #include "llm/provider.h"
-#include "llm/sim_provider.h"
+#include "llm/sim/in_process_provider.h"
 
 namespace kiln {
 

@@ -5,10 +5,6 @@
 
 namespace kiln {
 
-absl::Status FieldError(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
 ProviderErrorBody ReadErrorObject(absl::string_view body) {
   using json = nlohmann::json;
   ProviderErrorBody e;

@@ -1,7 +1,7 @@
-// A provider's HTTP protocol, both ways: what an adapter sends and how it
-// reads the stream (WireProtocol), and what kiln_llmsim reads and answers
-// (the Parse*/Encode* functions of each protocol). One file per protocol:
-// llm/openai_wire.h, llm/anthropic_wire.h.
+// A provider's HTTP protocol as an adapter speaks it: what it sends and how
+// it reads the stream and the errors (WireProtocol). One file per protocol:
+// llm/openai_wire.h, llm/anthropic_wire.h. The server side, what
+// kiln_llmsim reads and answers, is llm/sim/api_codec.h.
 #ifndef KILN_LLM_WIRE_H_
 #define KILN_LLM_WIRE_H_
 
@@ -16,7 +16,6 @@
 #include "common/clock.h"
 #include "kiln/v1/task.pb.h"
 #include "llm/call_driver.h"
-#include "llm/sim_llm.h"
 #include "llm/sse.h"
 
 namespace kiln {
@@ -83,39 +82,10 @@ class WireProtocol {
   virtual ProviderErrorBody ParseError(absl::string_view body) const = 0;
 };
 
-// INVALID_ARGUMENT "<field>: <why>", for a request kiln_llmsim rejects.
-absl::Status FieldError(absl::string_view field, absl::string_view why);
-
 // The `error` object both APIs answer with ({"error": {"message", "type",
 // "code"}}): its fields, or the start of the body when it is not JSON.
 // `quota` is left for the protocol to decide.
 ProviderErrorBody ReadErrorObject(absl::string_view body);
-
-// A request as kiln_llmsim reads it.
-struct ApiRequest {
-  kiln::v1::Prompt prompt;
-  std::vector<int> cache_points;
-  bool stream = false;
-  bool include_usage = false;  // OpenAI stream_options.include_usage
-  // OpenAI: the field that set the output cap ("max_tokens" or
-  // "max_completion_tokens"; empty: none).
-  std::string max_tokens_field;
-};
-
-// The timed pieces of a streamed answer: `head` goes out at the first token,
-// chunk_events[i] with answer.chunks[i], `tail` when the answer is done.
-struct StreamPlan {
-  std::vector<std::string> head;
-  std::vector<std::string> chunk_events;
-  std::vector<std::string> tail;
-};
-
-// An HTTP error as kiln_llmsim answers it.
-struct ApiError {
-  int http_status = 500;
-  std::string body;
-  std::map<std::string, std::string> headers;
-};
 
 }  // namespace kiln
 

@@ -155,7 +155,7 @@ class TracingTest : public ::testing::Test {
     const std::string otlp = "--otlp_endpoint=" + receiver_.endpoint();
 
     int sim_port = 0;
-    auto sim = StartServer({Bin("llm/kiln_llmsim"), "--port=0",
+    auto sim = StartServer({Bin("llm/sim/kiln_llmsim"), "--port=0",
                             "--port_file=" + dir_ + "/llmsim.port", "--time_scale=50",
                             "--seed=11", otlp},
                            {}, dir_ + "/llmsim.log", dir_ + "/llmsim.port", &sim_port);

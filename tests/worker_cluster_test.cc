@@ -71,7 +71,7 @@ class ClusterTest : public ::testing::Test {
     fs::create_directories(*dir_);
     const std::string sim_port = *dir_ + "/llmsim.port";
     auto sim = Subprocess::Start(
-        {"llm/kiln_llmsim", "--port=0", "--port_file=" + sim_port, "--time_scale=50",
+        {"llm/sim/kiln_llmsim", "--port=0", "--port_file=" + sim_port, "--time_scale=50",
          "--defect_rate=0.5", "--seed=7"},
         {}, *dir_ + "/llmsim.log");
     ASSERT_TRUE(sim.ok()) << sim.status();

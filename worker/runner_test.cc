@@ -13,7 +13,7 @@
 #include "common/mutex.h"
 #include "common/test_dir.h"
 #include "gtest/gtest.h"
-#include "llm/sim_provider.h"
+#include "llm/sim/in_process_provider.h"
 #include "worker/fake_permits.h"
 
 namespace kiln {

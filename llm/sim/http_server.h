@@ -1,6 +1,6 @@
 // kiln_llmsim's HTTP server: OpenAI's POST /v1/chat/completions and
 // Anthropic's POST /v1/messages, streamed (SSE over chunked HTTP/1.1) or
-// not, answered by a SimLlm at `time_scale` times real speed. Also
+// not, answered by a SimulatedModel at `time_scale` times real speed. Also
 // GET /v1/models, GET /healthz, GET /sim/stats (JSON counters for tests) and
 // POST /sim/advance {"seconds": N} (moves the simulated clock forward, so
 // tests expire cache entries without waiting).
@@ -8,8 +8,8 @@
 // One thread with epoll: every response is a plan of byte pieces due at
 // given times, so thousands of concurrent streams cost no thread each.
 // Keep-alive connections serve one request after another.
-#ifndef KILN_LLM_LLMSIM_SERVER_H_
-#define KILN_LLM_LLMSIM_SERVER_H_
+#ifndef KILN_LLM_SIM_HTTP_SERVER_H_
+#define KILN_LLM_SIM_HTTP_SERVER_H_
 
 #include <atomic>
 #include <cstdint>
@@ -24,11 +24,11 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/tracer.h"
-#include "llm/sim_llm.h"
+#include "llm/sim/simulated_model.h"
 
 namespace kiln {
 
-struct LlmSimServerOptions {
+struct SimHttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: any free port
   double time_scale = 1;
@@ -42,7 +42,7 @@ struct LlmSimServerOptions {
   Tracer* tracer = nullptr;
 };
 
-struct LlmSimStats {
+struct SimHttpStats {
   int64_t connections_accepted = 0;
   int64_t connections_open = 0;
   // Connections that carried API calls (a measure of client reuse).
@@ -60,18 +60,18 @@ struct LlmSimStats {
   int64_t last_retry_after_ms = 0;
 };
 
-class LlmSimServer {
+class SimHttpServer {
  public:
   // `llm` is not owned and must outlive the server.
-  LlmSimServer(SimLlm* llm, LlmSimServerOptions options);
-  ~LlmSimServer();
+  SimHttpServer(SimulatedModel* llm, SimHttpServerOptions options);
+  ~SimHttpServer();
 
   // Binds and starts serving on a thread.
   absl::Status Start();
   // Stops serving and closes every connection. Idempotent.
   void Stop();
   int port() const { return port_; }
-  LlmSimStats stats() const;
+  SimHttpStats stats() const;
 
  private:
   struct Conn;
@@ -94,8 +94,8 @@ class LlmSimServer {
   MonotonicTime SimNow() const;
   MonotonicTime RealAt(MonotonicTime sim) const;
 
-  SimLlm* const llm_;
-  const LlmSimServerOptions options_;
+  SimulatedModel* const llm_;
+  const SimHttpServerOptions options_;
   const MonotonicTime origin_;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
@@ -117,4 +117,4 @@ class LlmSimServer {
 
 }  // namespace kiln
 
-#endif  // KILN_LLM_LLMSIM_SERVER_H_
+#endif  // KILN_LLM_SIM_HTTP_SERVER_H_

@@ -17,10 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/process.h"
 #include "common/telemetry_flags.h"
-#include "llm/llmsim_server.h"
+#include "llm/sim/http_server.h"
 #include "llm/model_profile.h"
 #include "llm/secret.h"
-#include "llm/sim_llm.h"
+#include "llm/sim/simulated_model.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "IPv4 address to listen on");
 ABSL_FLAG(int, port, 8089, "TCP port; 0 picks a free one (see --port_file)");
@@ -75,9 +75,9 @@ int main(int argc, char** argv) {
   sim.faults.seed = sim.seed;
   sim.requests_per_minute = absl::GetFlag(FLAGS_rpm);
   sim.chunk_tokens = absl::GetFlag(FLAGS_chunk_tokens);
-  SimLlm llm(&models, sim);
+  SimulatedModel llm(&models, sim);
 
-  LlmSimServerOptions o;
+  SimHttpServerOptions o;
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.time_scale = absl::GetFlag(FLAGS_time_scale);
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.tracer = (*telemetry)->NewTracer("kiln-llmsim");
-  LlmSimServer server(&llm, o);
+  SimHttpServer server(&llm, o);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "kiln_llmsim: %s\n", std::string(s.message()).c_str());
     return 1;

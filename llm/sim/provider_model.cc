@@ -1,4 +1,4 @@
-#include "llm/provider_sim.h"
+#include "llm/sim/provider_model.h"
 
 #include <algorithm>
 
@@ -18,7 +18,7 @@ SimRequest SimRequest::OnePrefix(std::string model, std::string prefix_key,
   return r;
 }
 
-ProviderSim::ProviderSim(const ModelCatalog* models, int64_t requests_per_minute,
+ProviderModel::ProviderModel(const ModelCatalog* models, int64_t requests_per_minute,
                          FaultRates faults)
     : models_(models), limits_(models, requests_per_minute), faults_(faults) {}
 
@@ -37,7 +37,7 @@ double UnitDraw(uint64_t a, uint64_t b, uint64_t c) {
 }
 }  // namespace
 
-SimFault ProviderSim::DrawFault(uint64_t fault_key, double* fraction) {
+SimFault ProviderModel::DrawFault(uint64_t fault_key, double* fraction) {
   const int64_t n = sends_[fault_key]++;
   const double u = UnitDraw(faults_.seed, fault_key, static_cast<uint64_t>(n));
   *fraction = 0.2 + 0.6 * UnitDraw(faults_.seed + 1, fault_key,
@@ -51,7 +51,7 @@ SimFault ProviderSim::DrawFault(uint64_t fault_key, double* fraction) {
   return SimFault::kNone;
 }
 
-SimResponse ProviderSim::Send(const SimRequest& req, MonotonicTime now) {
+SimResponse ProviderModel::Send(const SimRequest& req, MonotonicTime now) {
   SimResponse r;
   ModelProfile fallback;
   const ModelProfile* p = models_->Find(req.model);

@@ -1,13 +1,13 @@
 // The simulated model: answers a prompt with the reply text, its usage and
 // cost, when each piece of it streams, and any injected fault. One engine
 // behind both the in-process `sim` provider and kiln_llmsim's HTTP API, so
-// both behave alike (ProviderSim for timing, caching, limits and faults;
+// both behave alike (ProviderModel for timing, caching, limits and faults;
 // sim_codegen for the text).
 //
 // Thread-safe. Times are on the simulated clock the caller passes in; hosts
 // map them to real time through a time scale.
-#ifndef KILN_LLM_SIM_LLM_H_
-#define KILN_LLM_SIM_LLM_H_
+#ifndef KILN_LLM_SIM_SIMULATED_MODEL_H_
+#define KILN_LLM_SIM_SIMULATED_MODEL_H_
 
 #include <cstdint>
 #include <string>
@@ -19,8 +19,8 @@
 #include "common/mutex.h"
 #include "kiln/v1/task.pb.h"
 #include "llm/model_profile.h"
-#include "llm/provider_sim.h"
-#include "llm/sim_codegen.h"
+#include "llm/sim/provider_model.h"
+#include "llm/sim/codegen.h"
 
 namespace kiln {
 
@@ -48,10 +48,10 @@ struct SimAnswer {
   std::vector<std::pair<MonotonicTime, std::string>> chunks;
 };
 
-class SimLlm {
+class SimulatedModel {
  public:
   // `models` is not owned and must outlive the engine.
-  SimLlm(const ModelCatalog* models, SimOptions options);
+  SimulatedModel(const ModelCatalog* models, SimOptions options);
 
   // Answers `prompt` arriving at `now`. `cache_points` are the indices of the
   // blocks after which the prefix may be cached (see CachePoint). NOT_FOUND
@@ -73,10 +73,10 @@ class SimLlm {
   const ModelCatalog* models_;
   const SimOptions options_;
   Mutex mu_;
-  ProviderSim sim_ ABSL_GUARDED_BY(mu_);
+  ProviderModel sim_ ABSL_GUARDED_BY(mu_);
   uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kiln
 
-#endif  // KILN_LLM_SIM_LLM_H_
+#endif  // KILN_LLM_SIM_SIMULATED_MODEL_H_

@@ -1,4 +1,4 @@
-#include "llm/sim_codegen.h"
+#include "llm/sim/codegen.h"
 
 #include <algorithm>
 #include <set>

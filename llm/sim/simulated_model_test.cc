@@ -1,4 +1,4 @@
-#include "llm/sim_llm.h"
+#include "llm/sim/simulated_model.h"
 
 #include "absl/strings/match.h"
 #include "common/fake_clock.h"
@@ -28,7 +28,7 @@ class SimLlmTest : public ::testing::Test {
 };
 
 TEST_F(SimLlmTest, AnswersWithTheRequestedFileStreamedInChunks) {
-  SimLlm llm(&models_, SimOptions());
+  SimulatedModel llm(&models_, SimOptions());
   const kiln::v1::Prompt p = MakePrompt("gpt-4o", "x", "src/app.py");
   absl::StatusOr<SimAnswer> a = llm.Respond(p, llm.CachePointsFor(p), clock_.MonotonicNow());
   ASSERT_TRUE(a.ok()) << a.status();
@@ -44,7 +44,7 @@ TEST_F(SimLlmTest, AnswersWithTheRequestedFileStreamedInChunks) {
 }
 
 TEST_F(SimLlmTest, ExplicitBreakpointsWriteThenReadEachPrefix) {
-  SimLlm llm(&models_, SimOptions());
+  SimulatedModel llm(&models_, SimOptions());
   const std::string ctx(20000, 'c');  // 5000 tokens
   const kiln::v1::Prompt a = MakePrompt("claude-3.5-sonnet", ctx, "a.py");
   absl::StatusOr<SimAnswer> first =
@@ -69,7 +69,7 @@ TEST_F(SimLlmTest, ExplicitBreakpointsWriteThenReadEachPrefix) {
 }
 
 TEST_F(SimLlmTest, ImplicitCachingReportsWritesAsInput) {
-  SimLlm llm(&models_, SimOptions());
+  SimulatedModel llm(&models_, SimOptions());
   const kiln::v1::Prompt p = MakePrompt("gpt-4o", std::string(8000, 'c'), "a.py");
   absl::StatusOr<SimAnswer> a = llm.Respond(p, llm.CachePointsFor(p), clock_.MonotonicNow());
   EXPECT_EQ(a->response.usage.cache_write, 0);
@@ -83,7 +83,7 @@ TEST_F(SimLlmTest, ImplicitCachingReportsWritesAsInput) {
 }
 
 TEST_F(SimLlmTest, CutsAtMaxOutputTokens) {
-  SimLlm llm(&models_, SimOptions());
+  SimulatedModel llm(&models_, SimOptions());
   const kiln::v1::Prompt p = MakePrompt("gpt-4o", "x", "a.cc", 50);
   absl::StatusOr<SimAnswer> a = llm.Respond(p, {}, clock_.MonotonicNow());
   EXPECT_EQ(a->finish_reason, "length");
@@ -91,7 +91,7 @@ TEST_F(SimLlmTest, CutsAtMaxOutputTokens) {
 }
 
 TEST_F(SimLlmTest, UnknownModelIsNotFound) {
-  SimLlm llm(&models_, SimOptions());
+  SimulatedModel llm(&models_, SimOptions());
   EXPECT_EQ(llm.Respond(MakePrompt("gpt-9", "x", "a.cc"), {}, clock_.MonotonicNow())
                 .status()
                 .code(),
@@ -103,7 +103,7 @@ TEST_F(SimLlmTest, FaultsAreDeterministicPerContent) {
   o.faults.server_error = 0.3;
   o.faults.drop = 0.3;
   o.faults.seed = 9;
-  SimLlm one(&models_, o), two(&models_, o);
+  SimulatedModel one(&models_, o), two(&models_, o);
   std::vector<SimFault> a, b;
   for (int i = 0; i < 40; ++i) {
     const kiln::v1::Prompt p = MakePrompt("gpt-4o", "x", "f" + std::to_string(i % 10) + ".py");

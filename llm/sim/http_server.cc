@@ -1,4 +1,4 @@
-#include "llm/llmsim_server.h"
+#include "llm/sim/http_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -22,20 +22,19 @@
 #include "absl/time/clock.h"
 #include "common/trace_attributes.h"
 #include "common/trace_context.h"
-#include "llm/anthropic_wire.h"
-#include "llm/openai_wire.h"
+#include "llm/sim/api_codec.h"
 #include "nlohmann/json.hpp"
 
 namespace kiln {
 
-struct LlmSimServer::Request {
+struct SimHttpServer::Request {
   std::string method;
   std::string path;
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
 };
 
-struct LlmSimServer::Conn {
+struct SimHttpServer::Conn {
   uint64_t id = 0;
   int fd = -1;
   std::string in;
@@ -96,21 +95,21 @@ void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBL
 
 }  // namespace
 
-LlmSimServer::LlmSimServer(SimLlm* llm, LlmSimServerOptions options)
+SimHttpServer::SimHttpServer(SimulatedModel* llm, SimHttpServerOptions options)
     : llm_(llm), options_(std::move(options)), origin_(RealClock()->MonotonicNow()) {}
 
-LlmSimServer::~LlmSimServer() { Stop(); }
+SimHttpServer::~SimHttpServer() { Stop(); }
 
-MonotonicTime LlmSimServer::SimNow() const {
+MonotonicTime SimHttpServer::SimNow() const {
   return origin_ + (RealClock()->MonotonicNow() - origin_) * options_.time_scale +
          skipped_;
 }
 
-MonotonicTime LlmSimServer::RealAt(MonotonicTime sim) const {
+MonotonicTime SimHttpServer::RealAt(MonotonicTime sim) const {
   return origin_ + (sim - skipped_ - origin_) / options_.time_scale;
 }
 
-absl::Status LlmSimServer::Start() {
+absl::Status SimHttpServer::Start() {
   listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
   if (listen_fd_ < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
   int one = 1;
@@ -145,7 +144,7 @@ absl::Status LlmSimServer::Start() {
   return absl::OkStatus();
 }
 
-void LlmSimServer::Stop() {
+void SimHttpServer::Stop() {
   if (!thread_.joinable()) return;
   stop_ = true;
   const uint64_t one = 1;
@@ -157,8 +156,8 @@ void LlmSimServer::Stop() {
   close(wake_fd_);
 }
 
-LlmSimStats LlmSimServer::stats() const {
-  LlmSimStats s;
+SimHttpStats SimHttpServer::stats() const {
+  SimHttpStats s;
   s.connections_accepted = accepted_;
   s.connections_open = open_;
   s.api_connections = api_connections_;
@@ -174,7 +173,7 @@ LlmSimStats LlmSimServer::stats() const {
   return s;
 }
 
-void LlmSimServer::Loop() {
+void SimHttpServer::Loop() {
   std::vector<epoll_event> events(1024);
   while (!stop_) {
     int timeout_ms = 1000;
@@ -211,7 +210,7 @@ void LlmSimServer::Loop() {
   }
 }
 
-void LlmSimServer::Accept() {
+void SimHttpServer::Accept() {
   while (true) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK);
     if (fd < 0) return;
@@ -230,7 +229,7 @@ void LlmSimServer::Accept() {
   }
 }
 
-void LlmSimServer::Close(uint64_t id) {
+void SimHttpServer::Close(uint64_t id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   Conn& c = *it->second;
@@ -241,7 +240,7 @@ void LlmSimServer::Close(uint64_t id) {
   --open_;
 }
 
-void LlmSimServer::OnReadable(Conn& c) {
+void SimHttpServer::OnReadable(Conn& c) {
   char buf[65536];
   while (true) {
     const ssize_t n = read(c.fd, buf, sizeof(buf));
@@ -259,7 +258,7 @@ void LlmSimServer::OnReadable(Conn& c) {
   TryParse(c);
 }
 
-void LlmSimServer::TryParse(Conn& c) {
+void SimHttpServer::TryParse(Conn& c) {
   if (c.busy) return;
   const size_t end = c.in.find("\r\n\r\n");
   if (end == std::string::npos) {
@@ -306,7 +305,7 @@ void LlmSimServer::TryParse(Conn& c) {
   Handle(c, req);
 }
 
-void LlmSimServer::Handle(Conn& c, const Request& req) {
+void SimHttpServer::Handle(Conn& c, const Request& req) {
   c.busy = true;
   c.api = false;
   c.streaming = false;
@@ -336,7 +335,7 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
   if (req.method == "GET" && req.path == "/healthz") {
     reply(200, "text/plain", "ok\n");
   } else if (req.method == "GET" && req.path == "/sim/stats") {
-    const LlmSimStats s = stats();
+    const SimHttpStats s = stats();
     reply(200, "application/json",
           json{{"connections_accepted", s.connections_accepted},
                {"connections_open", s.connections_open},
@@ -580,7 +579,7 @@ void LlmSimServer::Handle(Conn& c, const Request& req) {
   Pump(c);
 }
 
-void LlmSimServer::Pump(Conn& c) {
+void SimHttpServer::Pump(Conn& c) {
   const MonotonicTime now = RealClock()->MonotonicNow();
   while (!c.pending.empty() && c.pending.front().first <= now) {
     c.out += c.pending.front().second;
@@ -610,12 +609,12 @@ void LlmSimServer::Pump(Conn& c) {
   TryParse(c);  // a pipelined request
 }
 
-void LlmSimServer::Schedule(Conn& c) {
+void SimHttpServer::Schedule(Conn& c) {
   ++c.gen;
   timers_.push(Timer{c.pending.front().first, c.id, c.gen});
 }
 
-void LlmSimServer::Flush(Conn& c) {
+void SimHttpServer::Flush(Conn& c) {
   while (!c.out.empty()) {
     const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
     if (n > 0) {

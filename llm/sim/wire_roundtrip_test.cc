@@ -1,4 +1,6 @@
-#include "llm/wire.h"
+// The adapters' requests as kiln_llmsim reads them, and its answers as the
+// adapters read them: both sides of each protocol against each other.
+#include "llm/sim/api_codec.h"
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -6,6 +8,7 @@
 #include "llm/openai_wire.h"
 #include "llm/prompt.h"
 #include "llm/sse.h"
+#include "llm/wire.h"
 #include "nlohmann/json.hpp"
 
 namespace kiln {

@@ -1,4 +1,4 @@
-#include "llm/sim_llm.h"
+#include "llm/sim/simulated_model.h"
 
 #include <algorithm>
 
@@ -10,12 +10,12 @@
 
 namespace kiln {
 
-SimLlm::SimLlm(const ModelCatalog* models, SimOptions options)
+SimulatedModel::SimulatedModel(const ModelCatalog* models, SimOptions options)
     : models_(models),
       options_(options),
       sim_(models, options.requests_per_minute, options.faults) {}
 
-absl::StatusOr<SimAnswer> SimLlm::Respond(const kiln::v1::Prompt& prompt,
+absl::StatusOr<SimAnswer> SimulatedModel::Respond(const kiln::v1::Prompt& prompt,
                                           const std::vector<int>& cache_points,
                                           MonotonicTime now) {
   const ModelProfile* profile = models_->FindByApiModel(prompt.model());
@@ -27,7 +27,7 @@ absl::StatusOr<SimAnswer> SimLlm::Respond(const kiln::v1::Prompt& prompt,
     return absl::InvalidArgumentError("the prompt has no messages");
   }
 
-  // The request as ProviderSim sees it: chained prefix hashes at the points.
+  // The request as ProviderModel sees it: chained prefix hashes at the points.
   SimRequest req;
   req.model = profile->name;
   std::string chain = profile->name;
@@ -107,7 +107,7 @@ absl::StatusOr<SimAnswer> SimLlm::Respond(const kiln::v1::Prompt& prompt,
   return a;
 }
 
-std::vector<int> SimLlm::CachePointsFor(const kiln::v1::Prompt& prompt) const {
+std::vector<int> SimulatedModel::CachePointsFor(const kiln::v1::Prompt& prompt) const {
   const ModelProfile* profile = models_->FindByApiModel(prompt.model());
   if (profile != nullptr && profile->explicit_cache_breakpoints) {
     return CacheBreakpoints(prompt);

@@ -2,8 +2,8 @@
 // Streams real code with the latency, caching, limits and faults of the
 // model's profile, at `time_scale` times real speed, retried like a real
 // provider (CallDriver).
-#ifndef KILN_LLM_SIM_PROVIDER_H_
-#define KILN_LLM_SIM_PROVIDER_H_
+#ifndef KILN_LLM_SIM_IN_PROCESS_PROVIDER_H_
+#define KILN_LLM_SIM_IN_PROCESS_PROVIDER_H_
 
 #include <memory>
 #include <string>
@@ -12,7 +12,7 @@
 #include "common/timer_loop.h"
 #include "llm/call_driver.h"
 #include "llm/provider.h"
-#include "llm/sim_llm.h"
+#include "llm/sim/simulated_model.h"
 
 namespace kiln {
 
@@ -44,10 +44,10 @@ class SimProvider : public Provider {
   const SimProviderOptions options_;
   Clock* const clock_;
   const MonotonicTime origin_;
-  SimLlm llm_;
+  SimulatedModel llm_;
   TimerLoop loop_;
 };
 
 }  // namespace kiln
 
-#endif  // KILN_LLM_SIM_PROVIDER_H_
+#endif  // KILN_LLM_SIM_IN_PROCESS_PROVIDER_H_

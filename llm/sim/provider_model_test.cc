@@ -1,4 +1,4 @@
-#include "llm/provider_sim.h"
+#include "llm/sim/provider_model.h"
 
 #include "common/fake_clock.h"
 #include "gtest/gtest.h"
@@ -27,9 +27,9 @@ SimRequest Req(int64_t stable = 10000) {
   return SimRequest::OnePrefix("m", "schema", stable, 500, 1000);
 }
 
-TEST(ProviderSim, FirstRequestWritesTheCacheAndPaysPrefill) {
+TEST(ProviderModel, FirstRequestWritesTheCacheAndPaysPrefill) {
   const ModelCatalog models = Models();
-  ProviderSim sim(&models);
+  ProviderModel sim(&models);
   FakeClock clock;
   const MonotonicTime t0 = clock.MonotonicNow();
   const SimResponse r = sim.Send(Req(), t0);
@@ -43,9 +43,9 @@ TEST(ProviderSim, FirstRequestWritesTheCacheAndPaysPrefill) {
   EXPECT_NEAR(r.uncached_cost_usd, 10500 / 1e6 + 4000 / 1e6, 1e-12);
 }
 
-TEST(ProviderSim, PrefixIsReadableOnceTheWriterStreams) {
+TEST(ProviderModel, PrefixIsReadableOnceTheWriterStreams) {
   const ModelCatalog models = Models();
-  ProviderSim sim(&models);
+  ProviderModel sim(&models);
   FakeClock clock;
   const SimResponse seed = sim.Send(Req(), clock.MonotonicNow());
   // Sent together with the seed: both write (nothing is cached yet).
@@ -59,9 +59,9 @@ TEST(ProviderSim, PrefixIsReadableOnceTheWriterStreams) {
   EXPECT_EQ(after.first_token_at - clock.MonotonicNow(), absl::Milliseconds(1500));
 }
 
-TEST(ProviderSim, EntriesExpireAfterTheTtlAndUseRefreshesThem) {
+TEST(ProviderModel, EntriesExpireAfterTheTtlAndUseRefreshesThem) {
   const ModelCatalog models = Models();
-  ProviderSim sim(&models);
+  ProviderModel sim(&models);
   FakeClock clock;
   const SimResponse seed = sim.Send(Req(), clock.MonotonicNow());
   clock.Advance(seed.first_token_at - clock.MonotonicNow());
@@ -73,9 +73,9 @@ TEST(ProviderSim, EntriesExpireAfterTheTtlAndUseRefreshesThem) {
   EXPECT_EQ(sim.Send(Req(), clock.MonotonicNow()).usage.cache_write, 10000);
 }
 
-TEST(ProviderSim, ShortPrefixesAreNotCached) {
+TEST(ProviderModel, ShortPrefixesAreNotCached) {
   const ModelCatalog models = Models();
-  ProviderSim sim(&models);
+  ProviderModel sim(&models);
   FakeClock clock;
   for (int i = 0; i < 2; ++i) {
     const SimResponse r = sim.Send(Req(1000), clock.MonotonicNow());
@@ -85,9 +85,9 @@ TEST(ProviderSim, ShortPrefixesAreNotCached) {
   }
 }
 
-TEST(ProviderSim, RateLimitsAnswer429WithRetryAfter) {
+TEST(ProviderModel, RateLimitsAnswer429WithRetryAfter) {
   const ModelCatalog models = Models();
-  ProviderSim sim(&models, /*requests_per_minute=*/2);
+  ProviderModel sim(&models, /*requests_per_minute=*/2);
   FakeClock clock;
   EXPECT_FALSE(sim.Send(Req(), clock.MonotonicNow()).rate_limited);
   EXPECT_FALSE(sim.Send(Req(), clock.MonotonicNow()).rate_limited);
@@ -100,9 +100,9 @@ TEST(ProviderSim, RateLimitsAnswer429WithRetryAfter) {
   EXPECT_FALSE(sim.Send(Req(), clock.MonotonicNow()).rate_limited);
 }
 
-TEST(ProviderSim, ReadsTheLongestCachedPrefixAndWritesTheRest) {
+TEST(ProviderModel, ReadsTheLongestCachedPrefixAndWritesTheRest) {
   const ModelCatalog models = Models();
-  ProviderSim sim(&models);
+  ProviderModel sim(&models);
   FakeClock clock;
   SimRequest a;
   a.model = "m";
@@ -131,11 +131,11 @@ TEST(ProviderSim, ReadsTheLongestCachedPrefixAndWritesTheRest) {
   EXPECT_EQ(rc.usage.input, 800);
 }
 
-TEST(ProviderSim, ServerErrorsBillNothing) {
+TEST(ProviderModel, ServerErrorsBillNothing) {
   const ModelCatalog models = Models();
   FaultRates f;
   f.server_error = 1;
-  ProviderSim sim(&models, 0, f);
+  ProviderModel sim(&models, 0, f);
   FakeClock clock;
   SimRequest r = Req();
   r.fault_key = 42;

@@ -4,8 +4,8 @@
 // them agree on what a request costs and how long it takes.
 //
 // Deterministic; not thread-safe; time is passed in (no clock reads).
-#ifndef KILN_LLM_PROVIDER_SIM_H_
-#define KILN_LLM_PROVIDER_SIM_H_
+#ifndef KILN_LLM_SIM_PROVIDER_MODEL_H_
+#define KILN_LLM_SIM_PROVIDER_MODEL_H_
 
 #include <cstdint>
 #include <map>
@@ -74,11 +74,11 @@ struct SimResponse {
   double uncached_cost_usd = 0;
 };
 
-class ProviderSim {
+class ProviderModel {
  public:
   // `models` is not owned. `requests_per_minute` > 0 tightens the profiles'
   // request limits (a scenario's account limit).
-  explicit ProviderSim(const ModelCatalog* models,
+  explicit ProviderModel(const ModelCatalog* models,
                        int64_t requests_per_minute = 0,
                        FaultRates faults = FaultRates());
 
@@ -111,4 +111,4 @@ class ProviderSim {
 
 }  // namespace kiln
 
-#endif  // KILN_LLM_PROVIDER_SIM_H_
+#endif  // KILN_LLM_SIM_PROVIDER_MODEL_H_

@@ -1,4 +1,4 @@
-#include "llm/sim_provider.h"
+#include "llm/sim/in_process_provider.h"
 
 #include <algorithm>
 
