@@ -3,17 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/store_keys.h"
 
 namespace kiln {
-
-namespace {
-
-// The blob's marker key is its hash; chunk i lives at hash + EncodeU64(i).
-std::string ChunkKey(const std::string& hash, uint64_t index) {
-  return hash + EncodeU64(index);
-}
-
-}  // namespace
 
 kiln::v1::Digest BlobStore::AddTo(rocksdb::WriteBatch* batch,
                                   absl::string_view bytes) const {
@@ -21,7 +13,7 @@ kiln::v1::Digest BlobStore::AddTo(rocksdb::WriteBatch* batch,
   uint64_t index = 0;
   for (size_t off = 0; off < bytes.size(); off += kChunkBytes) {
     const absl::string_view part = bytes.substr(off, kChunkBytes);
-    batch->Put(store_->cf(Cf::kBlobs), ChunkKey(d.hash(), index++),
+    batch->Put(store_->cf(Cf::kBlobs), BlobChunkKey(d.hash(), index++),
                rocksdb::Slice(part.data(), part.size()));
   }
   batch->Put(store_->cf(Cf::kBlobs), d.hash(), EncodeU64(d.size_bytes()));
@@ -78,7 +70,7 @@ absl::Status BlobStore::Read(
   uint64_t index = static_cast<uint64_t>(offset / kChunkBytes);
   int64_t skip = offset % kChunkBytes;
   while (static_cast<int64_t>(index) * kChunkBytes < digest.size_bytes()) {
-    auto chunk = store_->Get(Cf::kBlobs, ChunkKey(digest.hash(), index));
+    auto chunk = store_->Get(Cf::kBlobs, BlobChunkKey(digest.hash(), index));
     if (!chunk.ok()) {
       return absl::DataLossError(absl::StrCat(
           "blob ", DigestKey(digest), " lacks chunk ", index, ": ",
@@ -145,7 +137,7 @@ absl::Status BlobUpload::Append(const kiln::v1::BlobChunk& chunk) {
 
 void BlobUpload::FlushChunk() {
   batch_.Put(blobs_->store_->cf(Cf::kBlobs),
-             ChunkKey(digest_.hash(), chunks_++), pending_);
+             BlobChunkKey(digest_.hash(), chunks_++), pending_);
   pending_.clear();
 }
 

@@ -10,10 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/digest.h"
+#include "common/entity_ids.h"
 #include "common/proto_time.h"
 #include "common/states.h"
 #include "common/status.h"
 #include "coordinator/report.h"
+#include "coordinator/store_keys.h"
 #include "coordinator/trace_spans.h"
 
 namespace kiln {
@@ -22,38 +24,10 @@ using kiln::v1::TaskResult;
 
 namespace {
 
-constexpr char kEpochKey[] = "epoch";
-constexpr char kSemTokenKey[] = "semtoken";
-constexpr char kLeasePrefix[] = "lease/";
-constexpr char kRequestPrefix[] = "req/";
-
-std::string SeqKey(const std::string& batch_id, int64_t seq) {
-  std::string k = batch_id;
-  k.push_back('\0');
-  k += EncodeU64(static_cast<uint64_t>(seq));
-  return k;
-}
-
-std::string SeqPrefix(const std::string& batch_id) {
-  std::string k = batch_id;
-  k.push_back('\0');
-  return k;
-}
-
 // The n of a task id "<job id>/<n>" (for creation order).
-int TaskNumber(const std::string& task_id) {
-  int n = 0;
-  const size_t slash = task_id.rfind('/');
-  if (slash != std::string::npos) {
-    (void)absl::SimpleAtoi(absl::string_view(task_id).substr(slash + 1), &n);
-  }
-  return n;
-}
+int TaskNumber(const std::string& task_id) { return TaskId::Parse(task_id).number(); }
 
-std::string JobOf(const std::string& task_id) {
-  const size_t slash = task_id.rfind('/');
-  return slash == std::string::npos ? task_id : task_id.substr(0, slash);
-}
+std::string JobOf(const std::string& task_id) { return TaskId::Parse(task_id).job_id().str(); }
 
 AttemptOutcome ToOutcome(const kiln::v1::LoggedResult& r) {
   switch (r.outcome()) {
@@ -114,21 +88,6 @@ struct Coordinator::SessionRec {
   std::string worker_id;
   SessionSink* sink = nullptr;
   kiln::v1::Capabilities caps;
-  int slots = 1;
-  int assigned = 0;  // leases holding one of the LLM slots
-  int leases = 0;    // all leases, also those running checks
-};
-
-struct Coordinator::LeaseRec {
-  int64_t attempt = 0;
-  int64_t epoch = 0;
-  std::string worker_id;
-  std::string session_id;
-  MonotonicTime expires;
-  absl::Time start;
-  absl::Time ready;
-  // Counted in its session's LLM slots until the worker reports llm_done.
-  bool llm_slot = true;
 };
 
 struct Coordinator::Output {
@@ -175,18 +134,17 @@ absl::Status Coordinator::Load() {
   KILN_RETURN_IF_ERROR(store_->Scan(
       Cf::kMeta, kRequestPrefix, "",
       [this](absl::string_view k, absl::string_view v) {
-        request_ids_[std::string(k.substr(sizeof(kRequestPrefix) - 1))] =
-            std::string(v);
+        request_ids_[std::string(KeySuffix(k, kRequestPrefix))] = std::string(v);
         return true;
       }));
 
   // Semaphores: the token counter and the leases live at the stop.
-  auto token = store_->Get(Cf::kMeta, kSemTokenKey);
+  auto token = store_->Get(Cf::kMeta, kSemaphoreTokenKey);
   semaphores_ = SemaphoreTable(
       clock_, options_.semaphores,
       token.ok() ? static_cast<int64_t>(DecodeU64(*token)) : 0);
   KILN_RETURN_IF_ERROR(store_->Scan(
-      Cf::kSemaphores, "lease/", "",
+      Cf::kSemaphores, kSemaphoreLeasePrefix, "",
       [this](absl::string_view, absl::string_view v) {
         kiln::v1::SemaphoreGrant g;
         if (g.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
@@ -213,7 +171,7 @@ absl::Status Coordinator::Load() {
     KILN_RETURN_IF_ERROR(store_->Scan(
         Cf::kEvents, SeqPrefix(id), "",
         [&b, &id](absl::string_view k, absl::string_view) {
-          b->last_seq = static_cast<int64_t>(DecodeU64(k.substr(id.size() + 1)));
+          b->last_seq = SeqOf(k, id);
           return true;
         }));
     b->committed_seq = b->last_seq;
@@ -255,8 +213,7 @@ absl::Status Coordinator::Load() {
         l.worker_id = lease.worker_id();
         l.expires = now + options_.lease_ttl;
         l.start = TimeFromProto(lease.expire_time()) - options_.lease_ttl;
-        leases_[lease.task_id()] = l;
-        lease_heap_.push({l.expires, lease.task_id()});
+        leases_.Grant(lease.task_id(), l);
         auto info = scheduler_.Task(lease.task_id());
         const std::string key =
             KeyFor(*info, *scheduler_.JobSpecOf(info->job_id));
@@ -277,7 +234,7 @@ absl::Status Coordinator::ReplayBatch(BatchState& b) {
   KILN_RETURN_IF_ERROR(store_->Scan(
       Cf::kLog, SeqPrefix(id), "",
       [&](absl::string_view k, absl::string_view v) {
-        b.log_seq = static_cast<int64_t>(DecodeU64(k.substr(id.size() + 1)));
+        b.log_seq = SeqOf(k, id);
         kiln::v1::LogEntry e;
         if (!e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
           replay = absl::DataLossError(
@@ -402,8 +359,7 @@ void Coordinator::DrainSchedulerEvents() {
       t->set_path(info->path);
     }
     t->set_repaired_by(e.repaired_by);
-    auto lease = leases_.find(e.task_id);
-    if (lease != leases_.end()) t->set_worker_id(lease->second.worker_id);
+    if (const LeaseRec* lease = leases_.Find(e.task_id)) t->set_worker_id(lease->worker_id);
     // The attempt that just ended (its record was written this turn): its
     // usage and cost, so watchers can total them from events alone.
     const bool attempt_ended =
@@ -544,16 +500,15 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
 void Coordinator::StageSemaphoreChanges() {
   for (const kiln::v1::SemaphoreGrant& g : semaphores_.TakeChanges()) {
     const kiln::v1::SemaphoreLease& l = g.lease();
-    const std::string live = absl::StrCat("lease/", l.semaphore(), "/", l.lease_id());
-    const std::string hist = absl::StrFormat("history/%s/%020d", l.semaphore(),
-                                             l.fencing_token());
+    const std::string live = SemaphoreLeaseKey(l.semaphore(), l.lease_id());
+    const std::string hist = SemaphoreHistoryKey(l.semaphore(), l.fencing_token());
     if (g.end_micros() == 0) {
       batch_.Put(store_->cf(Cf::kSemaphores), live, g.SerializeAsString());
     } else {
       batch_.Delete(store_->cf(Cf::kSemaphores), live);
     }
     batch_.Put(store_->cf(Cf::kSemaphores), hist, g.SerializeAsString());
-    batch_.Put(store_->cf(Cf::kMeta), kSemTokenKey,
+    batch_.Put(store_->cf(Cf::kMeta), kSemaphoreTokenKey,
                EncodeU64(static_cast<uint64_t>(semaphores_.last_token())));
   }
 }
@@ -601,7 +556,7 @@ const Coordinator::BatchState* Coordinator::FindBatch(
 }
 
 std::string Coordinator::BatchOf(const std::string& id) const {
-  return id.substr(0, id.find('/'));
+  return std::string(BatchIdOf(id));
 }
 
 void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
@@ -644,8 +599,7 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
   batches_[id] = std::move(b);
   if (!request.request_id().empty()) {
     request_ids_[request.request_id()] = id;
-    batch_.Put(store_->cf(Cf::kMeta),
-               absl::StrCat(kRequestPrefix, request.request_id()), id);
+    batch_.Put(store_->cf(Cf::kMeta), RequestKey(request.request_id()), id);
   }
   kiln::v1::Event ev;
   ev.mutable_batch()->set_state(kiln::v1::BATCH_STATE_QUEUED);
@@ -839,8 +793,7 @@ absl::StatusOr<kiln::v1::ListTasksResponse> Coordinator::ListTasks(
         t.set_model(live.model());
         t.set_max_output_tokens(live.max_output_tokens());
         t.set_repair_round(live.repair_round());
-        auto l = leases_.find(ids[i]);
-        if (l != leases_.end()) *t.mutable_lease() = LeaseProto(ids[i], l->second);
+        if (const LeaseRec* l = leases_.Find(ids[i])) *t.mutable_lease() = LeaseProto(ids[i], *l);
       }
     }
     *out.add_tasks() = std::move(t);
@@ -985,14 +938,7 @@ bool Coordinator::IsFinal(const kiln::v1::Event& event) {
 
 kiln::v1::Lease Coordinator::LeaseProto(const std::string& task_id,
                                         const LeaseRec& l) const {
-  kiln::v1::Lease lease;
-  lease.set_task_id(task_id);
-  lease.set_attempt(l.attempt);
-  lease.set_worker_id(l.worker_id);
-  lease.set_epoch(l.epoch);
-  TimeToProto(clock_->Now() + (l.expires - clock_->MonotonicNow()),
-              lease.mutable_expire_time());
-  return lease;
+  return LeaseToProto(task_id, l, clock_->Now(), clock_->MonotonicNow());
 }
 
 absl::StatusOr<std::string> Coordinator::OpenSession(
@@ -1007,7 +953,6 @@ absl::StatusOr<std::string> Coordinator::OpenSession(
   s->worker_id = request.worker_id().empty() ? ids_.Next("w") : request.worker_id();
   s->sink = sink;
   s->caps = caps;
-  s->slots = std::max(1, caps.llm_slots());
   SessionRec& session = *s;
 
   // A newer session fences the older one.
@@ -1020,9 +965,11 @@ absl::StatusOr<std::string> Coordinator::OpenSession(
         old_sink->Close(absl::AbortedError(
             "this session was replaced by a newer session of the same worker"));
       });
+      leases_.RemoveSession(it->first);
       sessions_.erase(it);
     }
   }
+  leases_.AddSession(session.id, caps.llm_slots());
   sessions_[session.id] = std::move(s);
   worker_session_[session.worker_id] = session.id;
 
@@ -1048,15 +995,9 @@ absl::StatusOr<std::string> Coordinator::OpenSession(
   std::set<std::string> reported;
   const MonotonicTime now = clock_->MonotonicNow();
   for (const kiln::v1::Lease& lease : request.in_flight()) {
-    auto it = leases_.find(lease.task_id());
-    if (it != leases_.end() && it->second.attempt == lease.attempt() &&
-        it->second.epoch == lease.epoch() &&
-        it->second.worker_id == session.worker_id) {
-      it->second.session_id = session.id;
-      it->second.expires = now + options_.lease_ttl;
-      lease_heap_.push({it->second.expires, lease.task_id()});
-      if (it->second.llm_slot) session.assigned++;
-      session.leases++;
+    if (leases_.IsCurrent(lease.task_id(), lease.attempt(), lease.epoch(),
+                          session.worker_id)) {
+      leases_.Rebind(lease.task_id(), session.id, now + options_.lease_ttl);
       reported.insert(lease.task_id());
       continue;
     }
@@ -1068,10 +1009,8 @@ absl::StatusOr<std::string> Coordinator::OpenSession(
   }
   // Leases of this worker it no longer runs (it restarted): requeue now.
   std::vector<std::string> lost;
-  for (const auto& [task, l] : leases_) {
-    if (l.worker_id == session.worker_id && !reported.count(task)) {
-      lost.push_back(task);
-    }
+  for (const std::string& task : leases_.TasksOf(session.worker_id)) {
+    if (!reported.count(task)) lost.push_back(task);
   }
   for (const auto& task : lost) {
     LoseLease(task, absl::StrCat("worker ", session.worker_id,
@@ -1087,6 +1026,7 @@ void Coordinator::CloseSession(const std::string& session_id) {
   if (w != worker_session_.end() && w->second == session_id) {
     worker_session_.erase(w);
   }
+  leases_.RemoveSession(session_id);
   sessions_.erase(it);
 }
 
@@ -1113,32 +1053,23 @@ void Coordinator::OnWorkerMessage(const std::string& session_id,
 void Coordinator::OnHeartbeat(SessionRec& s, const kiln::v1::Heartbeat& hb) {
   const MonotonicTime expires = clock_->MonotonicNow() + options_.lease_ttl;
   for (const kiln::v1::Lease& lease : hb.active()) {
-    auto it = leases_.find(lease.task_id());
-    if (it == leases_.end() || it->second.attempt != lease.attempt() ||
-        it->second.worker_id != s.worker_id) {
+    if (!leases_.IsCurrent(lease.task_id(), lease.attempt(), /*epoch=*/-1, s.worker_id)) {
       continue;
     }
-    it->second.expires = expires;
-    lease_heap_.push({expires, lease.task_id()});
+    leases_.Renew(lease.task_id(), expires);
   }
 }
 
 void Coordinator::OnProgress(SessionRec& s, const kiln::v1::Progress& p) {
-  auto it = leases_.find(p.lease().task_id());
-  if (it == leases_.end() || it->second.attempt != p.lease().attempt() ||
-      it->second.epoch != p.lease().epoch() ||
-      it->second.worker_id != s.worker_id) {
+  if (!leases_.IsCurrent(p.lease().task_id(), p.lease().attempt(), p.lease().epoch(),
+                         s.worker_id)) {
     return;
   }
   if (p.first_token()) {
     (void)scheduler_.OnFirstToken(p.lease().task_id(), p.lease().attempt());
   }
-  if (p.llm_done() && it->second.llm_slot) {
-    // The attempt runs checks now: its LLM slot takes another assignment.
-    it->second.llm_slot = false;
-    auto sess = sessions_.find(it->second.session_id);
-    if (sess != sessions_.end()) sess->second->assigned--;
-  }
+  // The attempt runs checks now: its LLM slot takes another assignment.
+  if (p.llm_done()) leases_.FreeLlmSlot(p.lease().task_id());
   if (!p.first_token() && p.output_tokens_so_far() == 0) return;
   BatchState* b = FindBatch(BatchOf(p.lease().task_id()));
   if (b == nullptr) return;
@@ -1212,21 +1143,25 @@ void Coordinator::Dispatch() {
   };
   std::priority_queue<Load, std::vector<Load>, decltype(more)> open(more);
   for (auto& [id, s] : sessions_) {
-    if (s->assigned < s->slots) open.push({s->leases, s.get()});
+    const SessionSlots* slots = leases_.Slots(id);
+    if (slots->has_free_slot()) open.push({slots->leases, s.get()});
   }
   while (!open.empty()) {
     SessionRec* s = open.top().second;
     open.pop();
     if (!DispatchTo(*s, 1)) continue;  // nothing (more) this session can run
-    if (s->assigned < s->slots) open.push({s->leases, s});
+    const SessionSlots* slots = leases_.Slots(s->id);
+    if (slots->has_free_slot()) open.push({slots->leases, s});
   }
 }
 
 bool Coordinator::DispatchTo(SessionRec& s, int max) {
   bool requeued = false;
   bool any = false;
-  while (!requeued && s.assigned < s.slots && max > 0) {
-    std::vector<Dispatched> ds = scheduler_.Dispatch(std::min(max, s.slots - s.assigned));
+  const SessionSlots* slots = leases_.Slots(s.id);
+  while (!requeued && slots->has_free_slot() && max > 0) {
+    std::vector<Dispatched> ds =
+        scheduler_.Dispatch(std::min(max, slots->slots - slots->assigned));
     if (ds.empty()) break;
     any = true;
     for (const Dispatched& d : ds) {
@@ -1266,13 +1201,9 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
   l.session_id = s.id;
   l.expires = now + options_.lease_ttl;
   l.start = clock_->Now();
-  s.assigned++;
-  s.leases++;
-  leases_[d.task_id] = l;
-  lease_heap_.push({l.expires, d.task_id});
+  leases_.Grant(d.task_id, l);
   const kiln::v1::Lease lease = LeaseProto(d.task_id, l);
-  batch_.Put(store_->cf(Cf::kMeta), absl::StrCat(kLeasePrefix, d.task_id),
-             lease.SerializeAsString());
+  batch_.Put(store_->cf(Cf::kMeta), LeaseKey(d.task_id), lease.SerializeAsString());
 
   kiln::v1::CoordinatorMessage msg;
   kiln::v1::Assignment* a = msg.mutable_assignment();
@@ -1364,15 +1295,8 @@ const kiln::v1::FileSpec* Coordinator::FileOf(const std::string& job_id,
 }
 
 void Coordinator::EndLease(const std::string& task_id) {
-  auto it = leases_.find(task_id);
-  if (it == leases_.end()) return;
-  auto s = sessions_.find(it->second.session_id);
-  if (s != sessions_.end()) {
-    if (it->second.llm_slot) s->second->assigned--;
-    s->second->leases--;
-  }
-  leases_.erase(it);
-  batch_.Delete(store_->cf(Cf::kMeta), absl::StrCat(kLeasePrefix, task_id));
+  if (!leases_.End(task_id)) return;
+  batch_.Delete(store_->cf(Cf::kMeta), LeaseKey(task_id));
 }
 
 void Coordinator::ApplyResult(const std::string& task_id, int64_t attempt,
@@ -1465,16 +1389,13 @@ void Coordinator::CompleteFromCache(const std::string& task_id, int64_t attempt,
 void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
   const kiln::v1::Lease& lease = result.lease();
   const std::string& task_id = lease.task_id();
-  auto it = leases_.find(task_id);
   kiln::v1::CoordinatorMessage ack;
   *ack.mutable_result_ack()->mutable_lease() = lease;
   const std::string sid = s.id;
   auto send_ack = [this, sid](kiln::v1::CoordinatorMessage m) {
     SendAfterCommit(sid, std::move(m));
   };
-  if (it == leases_.end() || it->second.attempt != lease.attempt() ||
-      it->second.epoch != lease.epoch() ||
-      it->second.worker_id != s.worker_id) {
+  if (!leases_.IsCurrent(task_id, lease.attempt(), lease.epoch(), s.worker_id)) {
     stats_.results_rejected++;
     ack.mutable_result_ack()->set_accepted(false);
     ack.mutable_result_ack()->set_reason(absl::StrFormat(
@@ -1525,7 +1446,9 @@ void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
   kiln::v1::AttemptRecord record = rec;
   record.set_attempt(lease.attempt());
   record.set_worker_id(s.worker_id);
-  if (!record.has_start_time()) TimeToProto(it->second.start, record.mutable_start_time());
+  if (!record.has_start_time()) {
+    TimeToProto(leases_.Find(task_id)->start, record.mutable_start_time());
+  }
   if (!record.has_end_time()) TimeToProto(clock_->Now(), record.mutable_end_time());
   EndLease(task_id);
   ApplyResult(task_id, lease.attempt(), logged, record);
@@ -1535,9 +1458,9 @@ void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
 }
 
 void Coordinator::LoseLease(const std::string& task_id, const std::string& why) {
-  auto it = leases_.find(task_id);
-  if (it == leases_.end()) return;
-  const LeaseRec l = it->second;
+  const LeaseRec* held = leases_.Find(task_id);
+  if (held == nullptr) return;
+  const LeaseRec l = *held;
   EndLease(task_id);
   if (!scheduler_.OnLeaseLost(task_id, l.attempt).ok()) return;
   kiln::v1::LogEntry entry;
@@ -1557,14 +1480,9 @@ void Coordinator::LoseLease(const std::string& task_id, const std::string& why) 
 }
 
 void Coordinator::ExpireLeases() {
-  const MonotonicTime now = clock_->MonotonicNow();
-  while (!lease_heap_.empty() && lease_heap_.top().first <= now) {
-    const auto [at, task] = lease_heap_.top();
-    lease_heap_.pop();
-    auto it = leases_.find(task);
-    if (it == leases_.end() || it->second.expires != at) continue;
+  for (const std::string& task : leases_.TakeExpired(clock_->MonotonicNow())) {
     stats_.leases_expired++;
-    LoseLease(task, absl::StrCat("lease expired: worker ", it->second.worker_id,
+    LoseLease(task, absl::StrCat("lease expired: worker ", leases_.Find(task)->worker_id,
                                  " did not renew it within ",
                                  absl::FormatDuration(options_.lease_ttl)));
   }
@@ -1574,12 +1492,12 @@ void Coordinator::SendCancels() {
   for (const Dispatched& c : scheduler_.TakeCancelledLeases()) {
     follower_key_.erase(c.task_id);
     AbandonFlight(c.task_id, c.attempt);
-    auto it = leases_.find(c.task_id);
-    if (it == leases_.end()) continue;
+    const LeaseRec* l = leases_.Find(c.task_id);
+    if (l == nullptr) continue;
     kiln::v1::CoordinatorMessage m;
-    *m.mutable_cancel()->mutable_lease() = LeaseProto(c.task_id, it->second);
+    *m.mutable_cancel()->mutable_lease() = LeaseProto(c.task_id, *l);
     m.mutable_cancel()->set_reason("the batch was cancelled");
-    SendAfterCommit(it->second.session_id, std::move(m));
+    SendAfterCommit(l->session_id, std::move(m));
     EndLease(c.task_id);
   }
 }
@@ -1589,7 +1507,7 @@ absl::optional<MonotonicTime> Coordinator::NextWakeup() const {
   auto consider = [&next](MonotonicTime t) {
     if (!next || t < *next) next = t;
   };
-  if (!lease_heap_.empty()) consider(lease_heap_.top().first);
+  if (auto l = leases_.NextExpiry()) consider(*l);
   if (auto s = semaphores_.NextExpiry()) consider(*s);
   return next;
 }

@@ -49,6 +49,7 @@
 #include "common/trace_context.h"
 #include "common/tracer.h"
 #include "coordinator/blob_store.h"
+#include "coordinator/lease_table.h"
 #include "coordinator/result_cache.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/semaphore.h"
@@ -199,7 +200,6 @@ class Coordinator {
  private:
   struct BatchState;
   struct SessionRec;
-  struct LeaseRec;
   struct Output;
 
   Coordinator(Store* store, const Clock* clock, const ModelCatalog* models,
@@ -288,12 +288,8 @@ class Coordinator {
   std::unordered_map<std::string, std::string> request_ids_;   // -> batch id
   std::map<std::string, std::unique_ptr<SessionRec>> sessions_;  // by id
   std::unordered_map<std::string, std::string> worker_session_;  // worker->sess
-  std::unordered_map<std::string, LeaseRec> leases_;  // by task id
-  // (expiry, task id); stale entries are skipped.
-  std::priority_queue<std::pair<MonotonicTime, std::string>,
-                      std::vector<std::pair<MonotonicTime, std::string>>,
-                      std::greater<>>
-      lease_heap_;
+  // Live task leases, their expiry and the sessions' slots.
+  LeaseTable leases_;
   // Outputs of finished attempts, by task id (deps' code for assignments and
   // action keys; the latest file version for FetchArtifacts).
   std::unordered_map<std::string, Output> outputs_;
