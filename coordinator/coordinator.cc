@@ -14,6 +14,8 @@
 #include "common/proto_time.h"
 #include "common/states.h"
 #include "common/status.h"
+#include "coordinator/assignment.h"
+#include "coordinator/batch_states.h"
 #include "coordinator/report.h"
 #include "coordinator/store_keys.h"
 #include "coordinator/trace_spans.h"
@@ -57,19 +59,6 @@ AttemptReport ToReport(const kiln::v1::LoggedResult& r) {
   return rep;
 }
 
-kiln::v1::JobState FromPhase(JobPhase p) {
-  switch (p) {
-    case JobPhase::kSucceeded:
-      return kiln::v1::JOB_STATE_SUCCEEDED;
-    case JobPhase::kFailed:
-      return kiln::v1::JOB_STATE_FAILED;
-    case JobPhase::kCancelled:
-      return kiln::v1::JOB_STATE_CANCELLED;
-    default:
-      return kiln::v1::JOB_STATE_QUEUED;
-  }
-}
-
 }  // namespace
 
 struct Coordinator::BatchState {
@@ -88,11 +77,6 @@ struct Coordinator::SessionRec {
   std::string worker_id;
   SessionSink* sink = nullptr;
   kiln::v1::Capabilities caps;
-};
-
-struct Coordinator::Output {
-  kiln::v1::Artifact artifact;
-  kiln::v1::Digest diagnostics;
 };
 
 Coordinator::Coordinator(Store* store, const Clock* clock,
@@ -253,7 +237,7 @@ absl::Status Coordinator::ReplayBatch(BatchState& b) {
             }
             if (s.ok() && (r.outcome() == TaskResult::OUTCOME_SUCCEEDED ||
                            r.outcome() == TaskResult::OUTCOME_CHECK_FAILED)) {
-              Output& out = outputs_[task];
+              TaskOutput& out = outputs_[task];
               if (r.artifacts_size() > 0) out.artifact = r.artifacts(0);
               out.diagnostics = r.diagnostics();
             }
@@ -386,24 +370,12 @@ void Coordinator::DrainSchedulerEvents() {
     } else if (e.state == kiln::v1::TASK_STATE_LEASED && info) {
       // The job's phase follows what it runs.
       const std::string job = JobOf(e.task_id);
-      kiln::v1::JobState next = kiln::v1::JOB_STATE_GENERATING;
-      if (info->kind == kiln::v1::TASK_KIND_PLAN) {
-        next = kiln::v1::JOB_STATE_PLANNING;
-      } else if (info->kind == kiln::v1::TASK_KIND_BUILD) {
-        next = kiln::v1::JOB_STATE_BUILDING;
-      }
+      const kiln::v1::JobState next = JobStateWhileRunning(info->kind);
       kiln::v1::JobState& cur = b->job_states[job];
       if (!IsTerminal(cur) && cur != next) {
         cur = next;
-        kiln::v1::Event je;
-        je.mutable_job()->set_job_id(job);
-        je.mutable_job()->set_state(next);
-        if (auto js = scheduler_.Job(job)) {
-          je.mutable_job()->set_job_name(js->name);
-          je.mutable_job()->set_files_total(js->files_total);
-          je.mutable_job()->set_files_done(js->files_done);
-        }
-        AddEvent(*b, std::move(je));
+        const JobStatus js = scheduler_.Job(job).value_or(JobStatus());
+        AddEvent(*b, JobChangedEvent(JobProto(job, b->record.batch().id(), next, js), js.name));
       }
     } else if (IsTerminal(e.state)) {
       kiln::v1::Task& rec = TaskRecord(e.task_id);
@@ -423,60 +395,33 @@ void Coordinator::DrainSchedulerEvents() {
 void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
   const std::string& id = b.record.batch().id();
   kiln::v1::Batch* batch = b.record.mutable_batch();
-  bool any_started = false;
-  int jobs_done = 0;
-  bool any_failed = false;
-  bool any_cancelled = false;
+  JobsSummary jobs;
   for (const std::string& job_id : scheduler_.JobIds(id)) {
     auto js = scheduler_.Job(job_id);
     kiln::v1::JobState& cur = b.job_states[job_id];
     if (js->phase != JobPhase::kRunning && !IsTerminal(cur)) {
-      cur = FromPhase(js->phase);
-      kiln::v1::Event je;
-      kiln::v1::JobStateChanged* j = je.mutable_job();
-      j->set_job_id(job_id);
-      j->set_job_name(js->name);
-      j->set_state(cur);
-      j->set_files_total(js->files_total);
-      j->set_files_done(js->files_done);
-      if (!js->reason.empty()) j->mutable_error()->set_message(js->reason);
-      AddEvent(b, std::move(je));
-      kiln::v1::Job rec;
-      rec.set_id(job_id);
-      rec.set_batch_id(id);
-      rec.set_state(cur);
-      rec.set_files_total(js->files_total);
-      rec.set_files_done(js->files_done);
-      rec.set_files_failed(js->files_failed);
-      rec.set_cost_usd(js->cost_usd);
+      cur = JobStateOf(js->phase);
+      kiln::v1::Job rec = JobProto(job_id, id, cur, *js);
+      AddEvent(b, JobChangedEvent(rec, js->name));
       TimeToProto(clock_->Now(), rec.mutable_end_time());
-      if (!js->reason.empty()) rec.mutable_error()->set_message(js->reason);
       batch_.Put(store_->cf(Cf::kJobs), job_id, rec.SerializeAsString());
       if (const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(job_id)) {
         RecordJobSpan(*tracer_, BatchTraceOf(b.record), rec, spec->repo(),
                       TimeFromProto(batch->create_time()), clock_->Now());
       }
     }
-    if (cur != kiln::v1::JOB_STATE_QUEUED) any_started = true;
-    if (IsTerminal(cur)) jobs_done++;
-    if (cur == kiln::v1::JOB_STATE_FAILED) any_failed = true;
-    if (cur == kiln::v1::JOB_STATE_CANCELLED) any_cancelled = true;
+    jobs.Add(cur);
   }
-  batch->set_jobs_done(jobs_done);
-  kiln::v1::BatchState next = batch->state();
-  if (next == kiln::v1::BATCH_STATE_QUEUED && any_started) {
-    next = kiln::v1::BATCH_STATE_RUNNING;
+  batch->set_jobs_done(jobs.done);
+  auto totals = scheduler_.Batch(id);
+  const kiln::v1::BatchState current = batch->state();
+  const kiln::v1::BatchState next =
+      NextBatchState(current, jobs, totals && totals->done, b.cancel_requested);
+  if (next == current) return;
+  if (current == kiln::v1::BATCH_STATE_QUEUED && jobs.any_started) {
     TimeToProto(clock_->Now(), batch->mutable_start_time());
   }
-  auto totals = scheduler_.Batch(id);
-  if (totals && totals->done && !IsTerminal(next)) {
-    next = (b.cancel_requested || any_cancelled)
-               ? kiln::v1::BATCH_STATE_CANCELLED
-               : (any_failed ? kiln::v1::BATCH_STATE_FAILED
-                             : kiln::v1::BATCH_STATE_SUCCEEDED);
-    TimeToProto(clock_->Now(), batch->mutable_end_time());
-  }
-  if (next == batch->state()) return;
+  if (IsTerminal(next)) TimeToProto(clock_->Now(), batch->mutable_end_time());
   batch->set_state(next);
   if (IsTerminal(next)) {
     // Final totals and jobs, for queries after a restart.
@@ -656,21 +601,14 @@ kiln::v1::Batch Coordinator::BatchProto(const BatchState& b,
   out.clear_jobs();
   if (view == kiln::v1::BATCH_VIEW_FULL) {
     for (const auto& job_id : scheduler_.JobIds(id)) {
-      auto js = scheduler_.Job(job_id);
-      kiln::v1::Job* j = out.add_jobs();
-      j->set_id(job_id);
-      j->set_batch_id(id);
-      if (const auto* spec = scheduler_.JobSpecOf(job_id)) *j->mutable_spec() = *spec;
       auto st = b.job_states.find(job_id);
-      j->set_state(st == b.job_states.end() ? kiln::v1::JOB_STATE_QUEUED
-                                            : st->second);
-      j->set_files_total(js->files_total);
-      j->set_files_done(js->files_done);
-      j->set_files_failed(js->files_failed);
+      kiln::v1::Job* j = out.add_jobs();
+      *j = JobProto(job_id, id,
+                    st == b.job_states.end() ? kiln::v1::JOB_STATE_QUEUED : st->second,
+                    *scheduler_.Job(job_id));
+      if (const auto* spec = scheduler_.JobSpecOf(job_id)) *j->mutable_spec() = *spec;
       *j->mutable_tasks() = Counts(id, job_id);
-      j->set_cost_usd(js->cost_usd);
       *j->mutable_create_time() = out.create_time();
-      if (!js->reason.empty()) j->mutable_error()->set_message(js->reason);
     }
   }
   return out;
@@ -1205,78 +1143,34 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
   const kiln::v1::Lease lease = LeaseProto(d.task_id, l);
   batch_.Put(store_->cf(Cf::kMeta), LeaseKey(d.task_id), lease.SerializeAsString());
 
-  kiln::v1::CoordinatorMessage msg;
-  kiln::v1::Assignment* a = msg.mutable_assignment();
-  *a->mutable_lease() = lease;
-  kiln::v1::Task* t = a->mutable_task();
-  *t = LiveTask(info);
-  t->set_state(kiln::v1::TASK_STATE_LEASED);
-  *t->mutable_lease() = lease;
-  // The job without the other files' specs (a job may have thousands):
-  // the task's own file and its dependencies', or every file for a BUILD.
-  kiln::v1::JobSpec* job = a->mutable_job();
-  if (d.kind == kiln::v1::TASK_KIND_BUILD) {
-    job->CopyFrom(spec);
-  } else {
-    job->set_name(spec.name());
-    *job->mutable_repo() = spec.repo();
-    *job->mutable_model() = spec.model();
-    *job->mutable_context() = spec.context();
-    job->set_task(spec.task());
-    *job->mutable_checks() = spec.checks();
-    // A job without a build must stay without one (an empty BuildSpec is a
-    // build with no command: a plan checked against it is refused).
-    if (spec.has_build()) *job->mutable_build() = spec.build();
-    *job->mutable_limits() = spec.limits();
-    *job->mutable_labels() = spec.labels();
-    std::set<std::string> keep{info.path};
-    for (const auto& dep : info.deps) {
-      auto it = outputs_.find(dep);
-      if (it != outputs_.end()) keep.insert(it->second.artifact.path());
-    }
-    for (const auto& path : keep) {
-      if (const kiln::v1::FileSpec* f = FileOf(d.job_id, spec, path)) {
-        *job->add_files() = *f;
-      }
-    }
-  }
-  for (const auto& dep : info.deps) {
-    auto it = outputs_.find(dep);
-    if (it == outputs_.end() || it->second.artifact.path().empty()) continue;
-    if (d.kind == kiln::v1::TASK_KIND_BUILD) {
-      *a->add_job_artifacts() = it->second.artifact;
-    } else {
-      *a->add_dep_artifacts() = it->second.artifact;
-    }
-  }
+  AssignmentInputs in;
+  in.lease = lease;
+  in.task = LiveTask(info);
+  in.info = &info;
+  in.spec = &spec;
+  in.output_of = [this](const std::string& task_id) -> const TaskOutput* {
+    auto it = outputs_.find(task_id);
+    return it == outputs_.end() ? nullptr : &it->second;
+  };
+  in.file_of = [this, &d, &spec](const std::string& path) {
+    return FileOf(d.job_id, spec, path);
+  };
   if (!info.repairs.empty()) {
-    auto it = outputs_.find(info.repairs);
-    if (it != outputs_.end()) {
-      *a->mutable_diagnostics() = it->second.diagnostics;
-      *a->add_dep_artifacts() = it->second.artifact;
-    }
     // A repair sees what the file's first version saw: its deps' code.
     auto origin = scheduler_.Task(info.repairs);
     while (origin && origin->kind == kiln::v1::TASK_KIND_REPAIR && !origin->repairs.empty()) {
       origin = scheduler_.Task(origin->repairs);
     }
-    if (origin) {
-      for (const auto& dep : origin->deps) {
-        auto out = outputs_.find(dep);
-        if (out == outputs_.end() || out->second.artifact.path().empty()) continue;
-        *a->add_dep_artifacts() = out->second.artifact;
-        if (const kiln::v1::FileSpec* f = FileOf(d.job_id, spec, out->second.artifact.path())) {
-          *job->add_files() = *f;
-        }
-      }
-    }
+    if (origin) in.origin_deps = origin->deps;
   }
   if (const BatchState* b = FindBatch(BatchOf(d.task_id))) {
     const TraceContext trace = BatchTraceOf(b->record);
     if (trace.valid()) {
-      a->set_traceparent(FormatTraceparent(CoordinatorSpanContext(trace, d.task_id)));
+      in.traceparent = FormatTraceparent(CoordinatorSpanContext(trace, d.task_id));
     }
   }
+  kiln::v1::CoordinatorMessage msg;
+  *msg.mutable_assignment() = BuildAssignment(in);
   stats_.assignments++;
   const std::string sid = s.id;
   SendAfterCommit(s.id, std::move(msg));
@@ -1312,7 +1206,7 @@ void Coordinator::ApplyResult(const std::string& task_id, int64_t attempt,
   const bool produced = logged.outcome() == TaskResult::OUTCOME_SUCCEEDED ||
                         logged.outcome() == TaskResult::OUTCOME_CHECK_FAILED;
   if (produced) {
-    Output& out = outputs_[task_id];
+    TaskOutput& out = outputs_[task_id];
     if (logged.artifacts_size() > 0) {
       out.artifact = logged.artifacts(0);
       *rec.mutable_output() = logged.artifacts(0);

@@ -48,6 +48,7 @@
 #include "common/ids.h"
 #include "common/trace_context.h"
 #include "common/tracer.h"
+#include "coordinator/assignment.h"
 #include "coordinator/blob_store.h"
 #include "coordinator/lease_table.h"
 #include "coordinator/result_cache.h"
@@ -200,7 +201,6 @@ class Coordinator {
  private:
   struct BatchState;
   struct SessionRec;
-  struct Output;
 
   Coordinator(Store* store, const Clock* clock, const ModelCatalog* models,
               CoordinatorOptions options);
@@ -292,7 +292,7 @@ class Coordinator {
   LeaseTable leases_;
   // Outputs of finished attempts, by task id (deps' code for assignments and
   // action keys; the latest file version for FetchArtifacts).
-  std::unordered_map<std::string, Output> outputs_;
+  std::unordered_map<std::string, TaskOutput> outputs_;
   // Leased tasks following another attempt with the same action key.
   std::unordered_map<std::string, std::string> follower_key_;
   std::unordered_map<std::string, std::string> leader_key_;
