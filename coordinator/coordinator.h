@@ -1,7 +1,14 @@
 // The coordinator's core: the scheduler, worker sessions and their leases,
 // the semaphores, the result cache and the durable store, behind one
-// event-loop-only class. The gRPC services (service.h) post every call onto
-// the loop that drives it; tests drive it directly with a FakeClock.
+// event-loop-only class: not thread-safe; every method but ReadEvents runs on
+// the one loop thread. The gRPC services (server.h) post every call onto the
+// loop that drives it; tests drive it directly with a FakeClock.
+//
+// Its rooms: lease_table.h (leases, expiry, slots), assignment.h (what a
+// worker is sent), batch_states.h (job and batch states), store_keys.h
+// (every key), and its sources coordinator.cc (load, staging, commit,
+// submit, cancel, semaphores), coordinator_reads.cc (the read API) and
+// coordinator_workers.cc (sessions, dispatch, results).
 //
 // Durability (DESIGN.md "Coordinator"): every call only stages its writes.
 // Commit() writes everything staged since the last Commit() as one synced
@@ -34,7 +41,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -129,13 +135,25 @@ class Coordinator {
   // NOT_FOUND for an unknown batch.
   absl::StatusOr<kiln::v1::Batch> GetBatch(const std::string& batch_id,
                                            kiln::v1::BatchView view) const;
+  // Newest first, filtered by state, a page at a time (the page token is
+  // the last batch id of the previous page). INVALID_ARGUMENT for a page size
+  // outside [0, 1000].
   absl::StatusOr<kiln::v1::ListBatchesResponse> ListBatches(
       const kiln::v1::ListBatchesRequest& request) const;
+  // A batch's (or job's) tasks in creation order with every attempt, the
+  // live state and lease of a running one. NOT_FOUND for an unknown batch,
+  // INVALID_ARGUMENT for a page size outside [0, 10000] or a page token not
+  // from a ListTasks reply; a store read error as the store returns it.
   absl::StatusOr<kiln::v1::ListTasksResponse> ListTasks(
       const kiln::v1::ListTasksRequest& request) const;
+  // Stops scheduling the batch and cancels its leased tasks (their workers
+  // are told after the commit); `done` gets the batch after the commit, or
+  // the commit's error. A finished batch is answered as it is. NOT_FOUND for
+  // an unknown batch.
   void CancelBatch(const kiln::v1::CancelBatchRequest& request,
                    Done<kiln::v1::Batch> done);
-  // The latest successful version of each generated file.
+  // The latest successful version of each generated file. NOT_FOUND for an
+  // unknown batch; a store read error as the store returns it.
   absl::StatusOr<std::vector<kiln::v1::Artifact>> Artifacts(
       const kiln::v1::FetchArtifactsRequest& request) const;
   // FAILED_PRECONDITION while no task of the batch has started.

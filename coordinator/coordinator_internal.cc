@@ -1,0 +1,47 @@
+#include "coordinator/coordinator_internal.h"
+
+#include "common/entity_ids.h"
+
+namespace kiln {
+namespace coordinator_internal {
+
+using kiln::v1::TaskResult;
+
+namespace {
+
+AttemptOutcome ToOutcome(const kiln::v1::LoggedResult& r) {
+  switch (r.outcome()) {
+    case TaskResult::OUTCOME_SUCCEEDED:
+      return AttemptOutcome::kSucceeded;
+    case TaskResult::OUTCOME_FAILED:
+      return AttemptOutcome::kFailed;
+    case TaskResult::OUTCOME_CHECK_FAILED:
+      return AttemptOutcome::kCheckFailed;
+    default:
+      return r.capacity() ? AttemptOutcome::kCapacity
+                          : AttemptOutcome::kRetryable;
+  }
+}
+
+}  // namespace
+
+int TaskNumber(const std::string& task_id) { return TaskId::Parse(task_id).number(); }
+
+std::string JobOf(const std::string& task_id) { return TaskId::Parse(task_id).job_id().str(); }
+
+AttemptReport ToReport(const kiln::v1::LoggedResult& r) {
+  AttemptReport rep;
+  rep.outcome = ToOutcome(r);
+  rep.usage.input = r.usage().input_tokens();
+  rep.usage.cache_read = r.usage().cache_read_tokens();
+  rep.usage.cache_write = r.usage().cache_write_tokens();
+  rep.usage.output = r.usage().output_tokens();
+  rep.cost_usd = r.cost_usd();
+  rep.uncached_cost_usd = r.uncached_cost_usd();
+  rep.error = r.error();
+  rep.plan_files.assign(r.plan_files().begin(), r.plan_files().end());
+  return rep;
+}
+
+}  // namespace coordinator_internal
+}  // namespace kiln

@@ -1,0 +1,48 @@
+// Internals of the coordinator shared by its source files (coordinator.cc:
+// loading, staging, commits, submissions and semaphores;
+// coordinator_reads.cc: the read API; coordinator_workers.cc: sessions,
+// dispatch, leases and results). Not part of its interface.
+#ifndef KILN_COORDINATOR_COORDINATOR_INTERNAL_H_
+#define KILN_COORDINATOR_COORDINATOR_INTERNAL_H_
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "coordinator/coordinator.h"
+#include "coordinator/scheduler.h"
+#include "kiln/v1/store.pb.h"
+
+namespace kiln {
+namespace coordinator_internal {
+
+// The n of a task id "<job id>/<n>" (for creation order).
+int TaskNumber(const std::string& task_id);
+// The job id of a task id.
+std::string JobOf(const std::string& task_id);
+// An accepted result as the scheduler takes it.
+AttemptReport ToReport(const kiln::v1::LoggedResult& r);
+
+}  // namespace coordinator_internal
+
+struct Coordinator::BatchState {
+  kiln::v1::BatchRecord record;
+  bool live = false;          // admitted to the scheduler
+  bool cancel_requested = false;
+  int64_t last_seq = 0;       // events staged
+  int64_t committed_seq = 0;  // events durable
+  int64_t log_seq = 0;
+  std::map<std::string, kiln::v1::JobState> job_states;
+  std::set<WatchSink*> watchers;
+};
+
+struct Coordinator::SessionRec {
+  std::string id;
+  std::string worker_id;
+  SessionSink* sink = nullptr;
+  kiln::v1::Capabilities caps;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_COORDINATOR_COORDINATOR_INTERNAL_H_
