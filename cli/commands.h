@@ -7,6 +7,10 @@
 #ifndef KILN_CLI_COMMANDS_H_
 #define KILN_CLI_COMMANDS_H_
 
+#include <ostream>
+#include <string>
+#include <vector>
+
 namespace kiln {
 namespace cli {
 
@@ -14,6 +18,11 @@ namespace cli {
 // it blocks SIGINT and SIGTERM in every thread and handles them on its own
 // (the first stops or detaches cleanly, the second exits at once).
 int Main(int argc, char** argv);
+
+// The same with the arguments after the program name and the streams to
+// write to (Main passes std::cout and std::cerr); every command writes
+// through them.
+int Run(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace cli
 }  // namespace kiln
