@@ -164,4 +164,18 @@ absl::StatusOr<bool> BlobUpload::Finish() {
   return true;
 }
 
+absl::Status BlobChunkCursor::Next(kiln::v1::BlobChunk* chunk) {
+  chunk->Clear();
+  if (first_) *chunk->mutable_digest() = digest_;
+  first_ = false;
+  chunk->set_offset(offset_);
+  absl::StatusOr<std::string> data = blobs_->ReadChunk(digest_, offset_);
+  if (!data.ok()) return data.status();
+  chunk->set_data(*std::move(data));
+  offset_ += static_cast<int64_t>(chunk->data().size());
+  done_ = offset_ >= digest_.size_bytes();
+  chunk->set_last(done_);
+  return absl::OkStatus();
+}
+
 }  // namespace kiln

@@ -62,6 +62,27 @@ class BlobStore {
   Store* const store_;
 };
 
+// A stored blob read as BlobChunk messages, as ReadBlob and FetchArtifacts
+// stream it: from `offset`, the first chunk carrying the digest, the last
+// one `last` (an empty blob is one empty last chunk). Not thread-safe.
+class BlobChunkCursor {
+ public:
+  // `blobs` is not owned and must outlive the cursor.
+  BlobChunkCursor(const BlobStore* blobs, kiln::v1::Digest digest, int64_t offset = 0)
+      : blobs_(blobs), digest_(std::move(digest)), offset_(offset) {}
+  // Fills `chunk` with the next piece; the store's error (NOT_FOUND for a
+  // missing chunk) otherwise.
+  absl::Status Next(kiln::v1::BlobChunk* chunk);
+  bool done() const { return done_; }
+
+ private:
+  const BlobStore* const blobs_;
+  const kiln::v1::Digest digest_;
+  int64_t offset_;
+  bool first_ = true;
+  bool done_ = false;
+};
+
 // One streamed upload. Not thread-safe (one gRPC stream feeds it). Nothing is
 // stored unless Finish() verifies the bytes against the announced digest.
 class BlobUpload {

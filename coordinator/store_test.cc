@@ -86,6 +86,41 @@ TEST(BlobStoreTest, LargeBlobsAreChunkedAndReadFromAnOffset) {
   EXPECT_EQ(blobs.FindMissing({*d, other}).size(), 1u);
 }
 
+TEST(BlobStoreTest, ACursorStreamsABlobAsChunkMessages) {
+  auto store = Store::Open(Dir("cursor"));
+  ASSERT_TRUE(store.ok());
+  BlobStore blobs(store->get());
+  const std::string big(BlobStore::kChunkBytes + 10, 'y');
+  auto d = blobs.Put(big);
+  ASSERT_TRUE(d.ok());
+  BlobChunkCursor cursor(&blobs, *d);
+  kiln::v1::BlobChunk c;
+  std::string back;
+  ASSERT_TRUE(cursor.Next(&c).ok());
+  EXPECT_EQ(c.digest().hash(), d->hash());  // the first carries the digest
+  EXPECT_EQ(c.offset(), 0);
+  EXPECT_FALSE(c.last());
+  back += c.data();
+  ASSERT_TRUE(cursor.Next(&c).ok());
+  EXPECT_FALSE(c.has_digest());
+  EXPECT_EQ(c.offset(), BlobStore::kChunkBytes);
+  EXPECT_TRUE(c.last());
+  EXPECT_TRUE(cursor.done());
+  back += c.data();
+  EXPECT_EQ(back, big);
+  // From an offset; an empty blob is one empty last chunk.
+  BlobChunkCursor from(&blobs, *d, BlobStore::kChunkBytes + 4);
+  ASSERT_TRUE(from.Next(&c).ok());
+  EXPECT_EQ(c.data(), "yyyyyy");
+  EXPECT_TRUE(c.last());
+  auto empty = blobs.Put("");
+  ASSERT_TRUE(empty.ok());
+  BlobChunkCursor none(&blobs, *empty);
+  ASSERT_TRUE(none.Next(&c).ok());
+  EXPECT_TRUE(c.data().empty());
+  EXPECT_TRUE(c.last());
+}
+
 TEST(BlobStoreTest, AnUploadIsStoredOnlyWhenItsBytesMatchTheDigest) {
   auto store = Store::Open(Dir("upload"));
   ASSERT_TRUE(store.ok());
