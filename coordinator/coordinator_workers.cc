@@ -250,39 +250,40 @@ void Coordinator::Dispatch() {
 }
 
 bool Coordinator::DispatchTo(SessionRec& s, int max) {
-  bool requeued = false;
-  bool any = false;
   const SessionSlots* slots = leases_.Slots(s.id);
-  while (!requeued && slots->has_free_slot() && max > 0) {
-    std::vector<Dispatched> ds =
-        scheduler_.Dispatch(std::min(max, slots->slots - slots->assigned));
-    if (ds.empty()) break;
-    any = true;
-    for (const Dispatched& d : ds) {
-      if (!Supports(s, d.model)) {
-        (void)scheduler_.Requeue(d.task_id, d.attempt);
-        requeued = true;
-        continue;
-      }
-      auto info = scheduler_.Task(d.task_id);
-      const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(d.job_id);
-      const std::string key = KeyFor(*info, *spec);
-      if (auto cached = cache_.Lookup(key)) {
-        CompleteFromCache(d.task_id, d.attempt, *cached, /*dedup=*/false);
-        continue;
-      }
-      if (cache_.Follow(key, {d.task_id, d.attempt})) {
-        follower_key_[d.task_id] = key;
-        stats_.dedup_followers++;
-        continue;
-      }
-      cache_.Start(key, {d.task_id, d.attempt});
-      leader_key_[d.task_id] = key;
-      Assign(s, d, *info, *spec);
-      --max;
+  if (!slots->has_free_slot() || max <= 0) return false;
+  // The scheduler asks before it spends anything on a task: whether this
+  // worker runs its model, and whether the result cache or a call in flight
+  // answers it (those are leased unpaced and take no slot).
+  DispatchFilter filter;
+  filter.runs_model = [this, &s](const std::string& model) { return Supports(s, model); };
+  filter.answered_without_llm = [this](const std::string& task_id) {
+    auto info = scheduler_.Task(task_id);
+    const std::string key = KeyFor(*info, *scheduler_.JobSpecOf(info->job_id));
+    return cache_.InFlight(key) || cache_.Lookup(key).has_value();
+  };
+  std::vector<Dispatched> ds =
+      scheduler_.Dispatch(std::min(max, slots->slots - slots->assigned), filter);
+  bool assigned = false;
+  for (const Dispatched& d : ds) {
+    auto info = scheduler_.Task(d.task_id);
+    const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(d.job_id);
+    const std::string key = KeyFor(*info, *spec);
+    if (auto cached = cache_.Lookup(key)) {
+      CompleteFromCache(d.task_id, d.attempt, *cached, /*dedup=*/false);
+      continue;
     }
+    if (cache_.Follow(key, {d.task_id, d.attempt})) {
+      follower_key_[d.task_id] = key;
+      stats_.dedup_followers++;
+      continue;
+    }
+    cache_.Start(key, {d.task_id, d.attempt});
+    leader_key_[d.task_id] = key;
+    Assign(s, d, *info, *spec);
+    assigned = true;
   }
-  return any && !requeued;
+  return assigned || !ds.empty();
 }
 
 void Coordinator::Assign(SessionRec& s, const Dispatched& d,

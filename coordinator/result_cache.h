@@ -75,6 +75,8 @@ class ResultCache {
   // The leader finished (or gave up): returns its followers and forgets the
   // key. No-op (empty) unless `leader` is the key's leader.
   std::vector<Attempt> Finish(const std::string& key, const Attempt& leader);
+  // Whether an attempt is computing `key` now.
+  bool InFlight(const std::string& key) const { return in_flight_.count(key) > 0; }
   // Keys in flight.
   size_t in_flight() const { return in_flight_.size(); }
 

@@ -278,13 +278,14 @@ void Scheduler::SeedLost(int t) {
   ReleaseHeld(g);
 }
 
-std::vector<Dispatched> Scheduler::Dispatch(int slots) {
+std::vector<Dispatched> Scheduler::Dispatch(int slots, const DispatchFilter& filter) {
   Tick();
   const MonotonicTime now = clock_->MonotonicNow();
   rate_wakeup_.reset();
   std::vector<Dispatched> out;
   std::vector<int> skipped;
-  while (static_cast<int>(out.size()) < slots && !job_order_.empty()) {
+  int filled = 0;  // leases that take one of the worker's slots
+  while (filled < slots && !job_order_.empty()) {
     const int j = job_order_.begin()->second;
     EraseJobOrder(j);
     JobRec& job = jobs_[j];
@@ -296,8 +297,14 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
     }
     const int t = job.ready.begin()->second;
     TaskRec& task = tasks_[t];
+    if (filter.runs_model && !filter.runs_model(task.node.model)) {
+      skipped.push_back(j);  // another worker takes it; nothing was spent
+      continue;
+    }
+    const bool without_llm =
+        filter.answered_without_llm && filter.answered_without_llm(task.id);
     bool seed = false;
-    if (task.node.kind != kiln::v1::TASK_KIND_BUILD) {
+    if (task.node.kind != kiln::v1::TASK_KIND_BUILD && !without_llm) {
       GroupRec& g = groups_[task.node.prefix_key];
       const ModelProfile* p = models_->Find(task.node.model);
       if (g.state == GroupRec::kWarm && now >= g.warm_until) {
@@ -368,7 +375,9 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots) {
     d.expected_output_tokens = task.node.expected_output_tokens;
     d.repair_round = task.repair_round;
     d.seed = seed;
+    d.without_llm = without_llm;
     out.push_back(std::move(d));
+    if (!without_llm) ++filled;
     InsertJobOrder(j);
   }
   for (int j : skipped) InsertJobOrder(j);
@@ -459,10 +468,7 @@ absl::Status Scheduler::OnResult(const std::string& task_id, int64_t attempt,
       Retry(t, /*capacity=*/true, report.error);
       break;
     case AttemptOutcome::kFailed:
-      jobs_[j].any_failed = true;
-      if (WritesFile(task.node.kind)) jobs_[j].files_failed++;
-      Finish(t, kiln::v1::TASK_STATE_FAILED, report.error);
-      CancelDependents(t, absl::StrCat("dependency ", task_id, " failed"));
+      FailTask(t, report.error);
       break;
     case AttemptOutcome::kCheckFailed:
       if (WritesFile(task.node.kind)) {
@@ -471,10 +477,7 @@ absl::Status Scheduler::OnResult(const std::string& task_id, int64_t attempt,
         if (g.seed == t) MakeWarm(g, clock_->MonotonicNow());
         Repair(t);
       } else {
-        jobs_[j].any_failed = true;
-        Finish(t, kiln::v1::TASK_STATE_FAILED,
-               report.error.empty() ? "build failed" : report.error);
-        CancelDependents(t, absl::StrCat("dependency ", task_id, " failed"));
+        FailTask(t, report.error.empty() ? "build failed" : report.error);
       }
       break;
   }
@@ -545,11 +548,7 @@ void Scheduler::Retry(int t, bool capacity, const std::string& reason) {
   JobRec& job = jobs_[task.job];
   task.failures++;
   if (task.failures >= options_.max_attempts) {
-    job.any_failed = true;
-    if (WritesFile(task.node.kind)) job.files_failed++;
-    Finish(t, kiln::v1::TASK_STATE_FAILED,
-           absl::StrCat("gave up after ", task.failures, " attempts: ", reason));
-    CancelDependents(t, absl::StrCat("dependency ", task.id, " failed"));
+    FailTask(t, absl::StrCat("gave up after ", task.failures, " attempts: ", reason));
     return;
   }
   SeedLost(t);
@@ -591,6 +590,15 @@ void Scheduler::Finish(int t, kiln::v1::TaskState s, std::string reason) {
   jobs_[task.job].open--;
 }
 
+void Scheduler::FailTask(int t, std::string reason) {
+  TaskRec& task = tasks_[t];
+  JobRec& job = jobs_[task.job];
+  job.any_failed = true;
+  if (WritesFile(task.node.kind)) job.files_failed++;
+  Finish(t, kiln::v1::TASK_STATE_FAILED, std::move(reason));
+  CancelDependents(t, absl::StrCat("dependency ", task.id, " failed"));
+}
+
 void Scheduler::CompleteDep(int t) {
   for (int d : tasks_[t].node.dependents) {
     TaskRec& dep = tasks_[d];
@@ -630,11 +638,7 @@ void Scheduler::Repair(int t) {
       limits.no_repair() ? 0 : (limits.max_repairs() > 0 ? limits.max_repairs() : 2);
   const int round = ++job.repairs[task.node.path];
   if (round > max_repairs) {
-    job.any_failed = true;
-    job.files_failed++;
-    Finish(t, kiln::v1::TASK_STATE_FAILED,
-           absl::StrCat("checks still fail after ", max_repairs, " repairs"));
-    CancelDependents(t, absl::StrCat("dependency ", task.id, " failed"));
+    FailTask(t, absl::StrCat("checks still fail after ", max_repairs, " repairs"));
     return;
   }
   TaskNode n;
@@ -683,11 +687,8 @@ void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) 
   const absl::Status valid =
       ProblemsToStatus(ValidateBatch(check, *models_, {}, vo));
   if (!valid.ok() || files.empty()) {
-    jobs_[j].any_failed = true;
-    Finish(t, kiln::v1::TASK_STATE_FAILED,
-           files.empty() ? "the plan has no files"
-                         : absl::StrCat("invalid plan: ", valid.message()));
-    CancelDependents(t, absl::StrCat("dependency ", plan.id, " failed"));
+    FailTask(t, files.empty() ? "the plan has no files"
+                              : absl::StrCat("invalid plan: ", valid.message()));
     return;
   }
   JobDag dag = BuildJobDag(planned, cost_);

@@ -29,6 +29,7 @@
 #define KILN_COORDINATOR_SCHEDULER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <queue>
 #include <random>
@@ -118,6 +119,22 @@ struct Dispatched {
   int repair_round = 0;
   // This attempt seeds its cache group: report its first token.
   bool seed = false;
+  // DispatchFilter::answered_without_llm said so: leased unpaced, no slot.
+  bool without_llm = false;
+};
+
+// What the worker being filled can take, asked before anything is spent on
+// a task (rate-limit tokens, its attempt number, its job's start count, a
+// cache group's seed role).
+struct DispatchFilter {
+  // Whether the worker runs `model` ("" for a BUILD, which calls no LLM).
+  // A task it cannot run stays READY for another worker. Null: any.
+  std::function<bool(const std::string& model)> runs_model;
+  // Whether the task will be answered without an LLM call (the result
+  // cache holds its outcome, or an identical call is in flight). Such a
+  // task is leased unpaced, never seeds or waits for a seed, and does not
+  // count against `slots`. Null: none is.
+  std::function<bool(const std::string& task_id)> answered_without_llm;
 };
 
 // A state change, for persistence and watchers.
@@ -190,8 +207,9 @@ class Scheduler {
                         const kiln::v1::BatchSpec& spec);
 
   // Leases up to `slots` tasks, best first. Tasks whose cache group is being
-  // seeded become HELD instead; tasks whose model is out of capacity wait.
-  std::vector<Dispatched> Dispatch(int slots);
+  // seeded become HELD instead; tasks whose model is out of capacity wait;
+  // tasks `filter` says the worker cannot run are left READY untouched.
+  std::vector<Dispatched> Dispatch(int slots, const DispatchFilter& filter = {});
 
   // The attempt streamed its first token: releases the held tasks of its
   // group when it is the seed (release = first token) and refreshes a warm
@@ -284,6 +302,9 @@ class Scheduler {
   absl::Duration CacheTtl(const std::string& model) const;
   void SetState(int t, kiln::v1::TaskState s, std::string reason = "");
   void Finish(int t, kiln::v1::TaskState s, std::string reason);
+  // Fails a task for good (counting a file it should have written) and
+  // cancels what depends on it.
+  void FailTask(int t, std::string reason);
   void CompleteDep(int t);
   // Cancels one unfinished task (reporting its lease if it has one).
   void Cancel(int t, const std::string& reason);

@@ -272,6 +272,51 @@ TEST_F(SchedulerTest, RatePacingHoldsDispatchToTheModelLimit) {
   EXPECT_EQ(dispatched, 90);
 }
 
+TEST_F(SchedulerTest, ATaskTheWorkerCannotRunSpendsNothing) {
+  SchedulerOptions o;
+  o.pacing_headroom = 1;
+  Scheduler& s = Make(o);
+  ASSERT_TRUE(s.AddBatch("b", Parse("policy: {seed: never}\njobs:\n" +
+                                    FlatJob("j", 200, "limited")))
+                  .ok());
+  DispatchFilter other_model;
+  other_model.runs_model = [](const std::string& model) { return model != "limited"; };
+  // Asked many times by a worker of another model: no lease, no attempt,
+  // no start, no rate-limit token.
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(s.Dispatch(1000, other_model).empty());
+  EXPECT_EQ(s.ready_count(), 200);
+  EXPECT_EQ(s.Job("b/j")->tasks_started, 0);
+  for (const auto& id : s.TaskIds("b/j")) EXPECT_EQ(s.Task(id)->attempt, 0);
+  // The whole bucket is still there for a worker that runs the model.
+  const auto out = s.Dispatch(1000);
+  EXPECT_EQ(out.size(), 60u);
+  EXPECT_EQ(out[0].attempt, 1);
+}
+
+TEST_F(SchedulerTest, TasksAnsweredWithoutAnLlmAreNotPacedHeldOrCounted) {
+  SchedulerOptions o;
+  o.pacing_headroom = 1;
+  Scheduler& s = Make(o);
+  // A cold cache group of 200 on a model limited to 60 requests a minute.
+  ASSERT_TRUE(s.AddBatch("b", Parse("jobs:\n" + FlatJob("j", 200, "limited"))).ok());
+  DispatchFilter cached;
+  cached.answered_without_llm = [](const std::string&) { return true; };
+  // Every one goes out at once, none seeds, none is held, and none takes
+  // one of the worker's 4 slots.
+  const auto out = s.Dispatch(4, cached);
+  ASSERT_EQ(out.size(), 200u);
+  for (const auto& d : out) {
+    EXPECT_TRUE(d.without_llm);
+    EXPECT_FALSE(d.seed);
+  }
+  // No rate-limit token was spent on them: the next batch of the same model
+  // gets the whole bucket (its seed first, then its group once warm).
+  ASSERT_TRUE(s.AddBatch("c", Parse("policy: {seed: never}\njobs:\n" +
+                                    FlatJob("k", 100, "limited")))
+                  .ok());
+  EXPECT_EQ(s.Dispatch(1000).size(), 60u);
+}
+
 TEST_F(SchedulerTest, TheBatchsRequestsPerMinuteIsKept) {
   SchedulerOptions o;
   o.pacing_headroom = 1;
