@@ -69,15 +69,6 @@ struct Scheduler::BatchRec {
   BatchTotals totals;
 };
 
-struct Scheduler::GroupRec {
-  enum State { kCold, kSeeding, kWarm };
-  State state = kCold;
-  int seed = -1;
-  MonotonicTime warm_until;
-  std::vector<int> held;
-  int open = 0;  // unfinished tasks in the group
-};
-
 Scheduler::Scheduler(const Clock* clock, const ModelCatalog* models,
                      SchedulerOptions options)
     : clock_(clock),
@@ -171,15 +162,13 @@ int Scheduler::AddTask(int j, TaskNode node) {
 
 void Scheduler::GroupJoin(int t) {
   if (tasks_[t].node.kind == kiln::v1::TASK_KIND_BUILD) return;
-  groups_[tasks_[t].node.prefix_key].open++;
+  groups_.Join(tasks_[t].node.prefix_key);
 }
 
 void Scheduler::GroupLeave(int t) {
-  TaskRec& task = tasks_[t];
+  const TaskRec& task = tasks_[t];
   if (task.node.kind == kiln::v1::TASK_KIND_BUILD) return;
-  GroupRec& g = groups_[task.node.prefix_key];
-  g.open--;
-  if (g.seed == t) SeedLost(t);
+  ReleaseHeld(groups_.Leave(task.node.prefix_key, t));  // a seed's role is lost
 }
 
 void Scheduler::SetState(int t, kiln::v1::TaskState s, std::string reason) {
@@ -239,43 +228,34 @@ absl::Duration Scheduler::CacheTtl(const std::string& model) const {
   return options_.time_scale > 0 ? ttl / options_.time_scale : ttl;
 }
 
-bool Scheduler::NeedsSeeding(const TaskRec& task, const GroupRec& g) const {
+bool Scheduler::NeedsSeeding(const TaskRec& task) const {
   const auto& policy = batches_[jobs_[task.job].batch].policy;
   if (policy.seed() == kiln::v1::SEED_MODE_NEVER) return false;
-  if (g.open < 2) return false;  // groups of one are never held
+  if (groups_.open(task.node.prefix_key) < 2) return false;  // groups of one are never held
   if (policy.seed() == kiln::v1::SEED_MODE_ALWAYS) return true;
   const ModelProfile* p = models_->Find(task.node.model);
   return p != nullptr && task.node.stable_prompt_tokens >= p->cache_min_tokens;
 }
 
-void Scheduler::Hold(int t, GroupRec& g) {
+void Scheduler::Hold(int t) {
   SetState(t, kiln::v1::TASK_STATE_HELD, "waiting for the cache seed");
-  g.held.push_back(t);
+  groups_.Hold(tasks_[t].node.prefix_key, t);
 }
 
-void Scheduler::ReleaseHeld(GroupRec& g) {
-  std::vector<int> held;
-  held.swap(g.held);
+void Scheduler::ReleaseHeld(const std::vector<int>& held) {
   for (int t : held) {
     if (tasks_[t].state == kiln::v1::TASK_STATE_HELD) MakeReady(t);
   }
 }
 
-void Scheduler::MakeWarm(GroupRec& g, MonotonicTime now) {
-  const int seed = g.seed;
-  g.state = GroupRec::kWarm;
-  g.seed = -1;
-  g.warm_until = now + CacheTtl(seed >= 0 ? tasks_[seed].node.model : "");
-  ReleaseHeld(g);
+void Scheduler::MakeWarm(int seed, MonotonicTime now) {
+  const TaskRec& task = tasks_[seed];
+  ReleaseHeld(groups_.MakeWarm(task.node.prefix_key, now + CacheTtl(task.node.model)));
 }
 
 void Scheduler::SeedLost(int t) {
-  GroupRec& g = groups_[tasks_[t].node.prefix_key];
-  if (g.seed != t) return;
   // The next dispatch picks a new seed among the released tasks.
-  g.seed = -1;
-  g.state = GroupRec::kCold;
-  ReleaseHeld(g);
+  ReleaseHeld(groups_.SeedLost(tasks_[t].node.prefix_key, t));
 }
 
 std::vector<Dispatched> Scheduler::Dispatch(int slots, const DispatchFilter& filter) {
@@ -305,24 +285,22 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots, const DispatchFilter& fil
         filter.answered_without_llm && filter.answered_without_llm(task.id);
     bool seed = false;
     if (task.node.kind != kiln::v1::TASK_KIND_BUILD && !without_llm) {
-      GroupRec& g = groups_[task.node.prefix_key];
+      const std::string& key = task.node.prefix_key;
       const ModelProfile* p = models_->Find(task.node.model);
-      if (g.state == GroupRec::kWarm && now >= g.warm_until) {
-        g.state = GroupRec::kCold;  // the provider's TTL lapsed
-      }
-      if (NeedsSeeding(task, g)) {
-        if (g.state == GroupRec::kSeeding) {
+      const CacheGroups::State group = groups_.StateAt(key, now);
+      if (NeedsSeeding(task)) {
+        if (group == CacheGroups::State::kSeeding) {
           RemoveReady(t);
-          Hold(t, g);
+          Hold(t);
           InsertJobOrder(j);
           continue;
         }
-        seed = g.state == GroupRec::kCold;
+        seed = group == CacheGroups::State::kCold;
       }
       // Where cache reads do not count toward input-token limits, a warm
       // group's requests only spend their variable part.
       const bool reads_free = p != nullptr && !p->itpm_counts_cache_reads &&
-                              g.state == GroupRec::kWarm && !seed;
+                              group == CacheGroups::State::kWarm && !seed;
       const RequestCost rc{
           task.node.variable_prompt_tokens +
               (reads_free ? 0 : task.node.stable_prompt_tokens),
@@ -348,10 +326,9 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots, const DispatchFilter& fil
         if (own != nullptr) own->TryTake(1, now);
       }
       if (seed) {
-        g.state = GroupRec::kSeeding;
-        g.seed = t;
-      } else if (g.state == GroupRec::kWarm) {
-        g.warm_until = now + CacheTtl(task.node.model);
+        groups_.StartSeeding(key, t);
+      } else {
+        groups_.Touch(key, now + CacheTtl(task.node.model));
       }
     }
     RemoveReady(t);
@@ -417,13 +394,12 @@ absl::Status Scheduler::OnFirstToken(const std::string& task_id,
   int t = 0;
   if (absl::Status s = Fence(task_id, attempt, &t); !s.ok()) return s;
   const TaskRec& task = tasks_[t];
-  GroupRec& g = groups_[task.node.prefix_key];
   const MonotonicTime now = clock_->MonotonicNow();
   const auto release = batches_[jobs_[task.job].batch].policy.release();
-  if (g.seed == t) {
-    if (release != kiln::v1::RELEASE_MODE_COMPLETION) MakeWarm(g, now);
-  } else if (g.state == GroupRec::kWarm) {
-    g.warm_until = now + CacheTtl(task.node.model);
+  if (groups_.IsSeed(task.node.prefix_key, t)) {
+    if (release != kiln::v1::RELEASE_MODE_COMPLETION) MakeWarm(t, now);
+  } else {
+    groups_.Touch(task.node.prefix_key, now + CacheTtl(task.node.model));
   }
   return absl::OkStatus();
 }
@@ -473,8 +449,7 @@ absl::Status Scheduler::OnResult(const std::string& task_id, int64_t attempt,
     case AttemptOutcome::kCheckFailed:
       if (WritesFile(task.node.kind)) {
         // The request completed, so its prefix is cached.
-        GroupRec& g = groups_[task.node.prefix_key];
-        if (g.seed == t) MakeWarm(g, clock_->MonotonicNow());
+        if (groups_.IsSeed(task.node.prefix_key, t)) MakeWarm(t, clock_->MonotonicNow());
         Repair(t);
       } else {
         FailTask(t, report.error.empty() ? "build failed" : report.error);
@@ -504,10 +479,7 @@ absl::Status Scheduler::Adopt(const std::string& task_id, int64_t attempt) {
         "cannot adopt attempt %d of task %s (attempt %d, %s)", attempt,
         task_id, task.attempt, kiln::v1::TaskState_Name(task.state)));
   }
-  if (task.state == kiln::v1::TASK_STATE_HELD) {
-    auto& held = groups_[task.node.prefix_key].held;
-    held.erase(std::remove(held.begin(), held.end(), t), held.end());
-  }
+  if (task.state == kiln::v1::TASK_STATE_HELD) groups_.Unhold(task.node.prefix_key, t);
   const int j = task.job;
   EraseJobOrder(j);
   RemoveReady(t);
@@ -579,11 +551,9 @@ void Scheduler::Finish(int t, kiln::v1::TaskState s, std::string reason) {
   TaskRec& task = tasks_[t];
   if (IsTerminal(task.state)) return;
   RemoveReady(t);
-  if (task.node.kind != kiln::v1::TASK_KIND_BUILD) {
-    GroupRec& g = groups_[task.node.prefix_key];
-    if (g.seed == t && s == kiln::v1::TASK_STATE_SUCCEEDED) {
-      MakeWarm(g, clock_->MonotonicNow());
-    }
+  if (task.node.kind != kiln::v1::TASK_KIND_BUILD &&
+      groups_.IsSeed(task.node.prefix_key, t) && s == kiln::v1::TASK_STATE_SUCCEEDED) {
+    MakeWarm(t, clock_->MonotonicNow());
   }
   SetState(t, s, std::move(reason));
   GroupLeave(t);  // a seed that did not succeed hands its role on

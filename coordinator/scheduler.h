@@ -43,6 +43,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "common/clock.h"
+#include "coordinator/cache_groups.h"
 #include "kiln/v1/spec.pb.h"
 #include "kiln/v1/task.pb.h"
 #include "llm/model_profile.h"
@@ -280,7 +281,6 @@ class Scheduler {
   struct TaskRec;
   struct JobRec;
   struct BatchRec;
-  struct GroupRec;
 
   // Job order key: (tasks started, job sequence number).
   using JobKey = std::pair<int, int>;
@@ -293,11 +293,16 @@ class Scheduler {
   void RemoveReady(int t);
   void InsertJobOrder(int j);
   void EraseJobOrder(int j);
-  void Hold(int t, GroupRec& g);
-  void ReleaseHeld(GroupRec& g);
-  void MakeWarm(GroupRec& g, MonotonicTime now);
+  // Cache-group seeding (the groups' state is in CacheGroups): order ->
+  // seed -> pace -> lease.
+  void Hold(int t);
+  void ReleaseHeld(const std::vector<int>& held);
+  // `seed`'s entry is cached: its group is warm, its held tasks go.
+  void MakeWarm(int seed, MonotonicTime now);
   void SeedLost(int t);
-  bool NeedsSeeding(const TaskRec& t, const GroupRec& g) const;
+  // Whether the task's group is held behind one seed (policy, group size,
+  // the model's cache minimum).
+  bool NeedsSeeding(const TaskRec& t) const;
   // The model's prompt-cache TTL (5 minutes for unknown models).
   absl::Duration CacheTtl(const std::string& model) const;
   void SetState(int t, kiln::v1::TaskState s, std::string reason = "");
@@ -334,7 +339,7 @@ class Scheduler {
   std::vector<BatchRec> batches_;
   std::unordered_map<std::string, int> job_index_;
   std::unordered_map<std::string, int> batch_index_;
-  std::unordered_map<std::string, GroupRec> groups_;
+  CacheGroups groups_;
 
   std::set<JobKey> job_order_;  // jobs with ready tasks
   // Retries waiting for their backoff: (not_before, task).
