@@ -56,10 +56,7 @@ SimResponse SendAndBook(ProviderModel* provider, const SimRequest& req,
     return resp;
   }
   ++r->requests;
-  r->usage.input += resp.usage.input;
-  r->usage.cache_read += resp.usage.cache_read;
-  r->usage.cache_write += resp.usage.cache_write;
-  r->usage.output += resp.usage.output;
+  r->usage += resp.usage;
   r->cost_usd += resp.cost_usd;
   r->uncached_cost_usd += resp.uncached_cost_usd;
   return resp;

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
         return 1;
       }
       const double prompt = static_cast<double>(
-          r->usage.input + r->usage.cache_read + r->usage.cache_write);
+          r->usage.prompt());
       const double full =
           static_cast<double>(r->usage.input + r->usage.cache_write);
       std::printf(

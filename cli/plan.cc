@@ -78,10 +78,7 @@ PlanSummary SummarizePlan(const kiln::v1::BatchSpec& batch, const CostModel& cos
         tc.input += t.stable_prompt_tokens;
       }
       if (cacheable) warm.insert(t.prefix_key);
-      plan.tokens.input += tc.input;
-      plan.tokens.cache_read += tc.cache_read;
-      plan.tokens.cache_write += tc.cache_write;
-      plan.tokens.output += tc.output;
+      plan.tokens += tc;
       plan.cost_usd += p->Cost(tc);
       plan.uncached_cost_usd += p->UncachedCost(tc);
     }

@@ -17,6 +17,8 @@ AttemptOutcome ToOutcome(const kiln::v1::LoggedResult& r) {
       return AttemptOutcome::kFailed;
     case TaskResult::OUTCOME_CHECK_FAILED:
       return AttemptOutcome::kCheckFailed;
+    case TaskResult::OUTCOME_CAPACITY:
+      return AttemptOutcome::kCapacity;
     default:
       return r.capacity() ? AttemptOutcome::kCapacity
                           : AttemptOutcome::kRetryable;
@@ -32,10 +34,7 @@ std::string JobOf(const std::string& task_id) { return TaskId::Parse(task_id).jo
 AttemptReport ToReport(const kiln::v1::LoggedResult& r) {
   AttemptReport rep;
   rep.outcome = ToOutcome(r);
-  rep.usage.input = r.usage().input_tokens();
-  rep.usage.cache_read = r.usage().cache_read_tokens();
-  rep.usage.cache_write = r.usage().cache_write_tokens();
-  rep.usage.output = r.usage().output_tokens();
+  rep.usage = FromUsage(r.usage());
   rep.cost_usd = r.cost_usd();
   rep.uncached_cost_usd = r.uncached_cost_usd();
   rep.error = r.error();

@@ -464,8 +464,7 @@ void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
   logged.set_cost_usd(rec.cost_usd());
   logged.set_uncached_cost_usd(rec.uncached_cost_usd());
   logged.set_error(rec.error().message());
-  logged.set_capacity(rec.error().code() ==
-                      static_cast<int>(absl::StatusCode::kResourceExhausted));
+  logged.set_capacity(result.outcome() == TaskResult::OUTCOME_CAPACITY);
   *logged.mutable_plan_files() = result.plan().files();
   if (result.has_diagnostics()) {
     *logged.mutable_diagnostics() = result.diagnostics();

@@ -411,10 +411,7 @@ void Scheduler::Account(int t, const AttemptReport& r) {
   job.cost += r.cost_usd;
   totals.cost_usd += r.cost_usd;
   totals.uncached_cost_usd += r.uncached_cost_usd;
-  totals.usage.input += r.usage.input;
-  totals.usage.cache_read += r.usage.cache_read;
-  totals.usage.cache_write += r.usage.cache_write;
-  totals.usage.output += r.usage.output;
+  totals.usage += r.usage;
   if (task.node.kind != kiln::v1::TASK_KIND_BUILD) totals.llm_requests++;
   if (r.outcome == AttemptOutcome::kCapacity) totals.capacity_errors++;
 }

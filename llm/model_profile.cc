@@ -32,6 +32,16 @@ kiln::v1::Usage ToUsage(const TokenCounts& t) {
   return u;
 }
 
+TokenCounts FromUsage(const kiln::v1::Usage& u) {
+  TokenCounts t;
+  t.input = u.input_tokens();
+  t.cache_read = u.cache_read_tokens();
+  t.cache_write = u.cache_write_tokens();
+  t.output = u.output_tokens();
+  t.reasoning = u.reasoning_tokens();
+  return t;
+}
+
 std::string ModelProfile::ApiModel(absl::string_view key) const {
   auto it = api_models.find(std::string(key));
   if (it != api_models.end() && !it->second.empty()) return it->second;
@@ -50,7 +60,7 @@ double ModelProfile::Cost(const TokenCounts& t) const {
 
 double ModelProfile::UncachedCost(const TokenCounts& t) const {
   TokenCounts all = t;
-  all.input = t.input + t.cache_read + t.cache_write;
+  all.input = t.prompt();
   all.cache_read = all.cache_write = 0;
   return Cost(all);
 }

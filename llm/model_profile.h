@@ -37,8 +37,10 @@ struct TokenCounts {
   int64_t prompt() const { return input + cache_read + cache_write; }
 };
 
-// The same counts as the API's Usage (requests and 429s left at 0).
+// The same counts as the API's Usage (requests and 429s left at 0), and
+// back.
 kiln::v1::Usage ToUsage(const TokenCounts& t);
+TokenCounts FromUsage(const kiln::v1::Usage& u);
 
 // One model's behaviour and prices. Plain value type.
 struct ModelProfile {

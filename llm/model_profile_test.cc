@@ -43,6 +43,22 @@ TEST(ModelProfile, CostChargesCacheKindsByMultiplier) {
   EXPECT_NEAR(p.UncachedCost(t), 9 + 15, 1e-9);
 }
 
+TEST(TokenCounts, AddAndConvert) {
+  TokenCounts a{100, 20, 3, 40, 10};
+  const TokenCounts b{1, 2, 3, 4, 0};
+  a += b;
+  EXPECT_EQ(a.input, 101);
+  EXPECT_EQ(a.cache_read, 22);
+  EXPECT_EQ(a.cache_write, 6);
+  EXPECT_EQ(a.output, 44);
+  EXPECT_EQ(a.reasoning, 10);
+  EXPECT_EQ(a.prompt(), 129);
+  const TokenCounts back = FromUsage(ToUsage(a));
+  EXPECT_EQ(back.prompt(), a.prompt());
+  EXPECT_EQ(back.output, a.output);
+  EXPECT_EQ(back.reasoning, a.reasoning);
+}
+
 TEST(ModelCatalog, MergeYamlOverridesAndAdds) {
   ModelCatalog c = ModelCatalog::Builtin();
   ASSERT_TRUE(c.MergeYaml(R"(

@@ -239,7 +239,7 @@ void Runner::Fail(const AttemptPtr& at, TaskResult::Outcome outcome,
   TaskResult r;
   r.set_outcome(outcome);
   SetError(r.mutable_record()->mutable_error(), error,
-           outcome == TaskResult::OUTCOME_RETRYABLE);
+           outcome == TaskResult::OUTCOME_RETRYABLE || outcome == TaskResult::OUTCOME_CAPACITY);
   Finish(at, std::move(r));
 }
 
@@ -493,7 +493,11 @@ void Runner::AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result) {
   const kiln::v1::Task& task = at->a.task();
   if (!result.ok()) {
     const bool retry = RetryableLlmError(result.status().code());
-    return Fail(at, retry ? TaskResult::OUTCOME_RETRYABLE : TaskResult::OUTCOME_FAILED,
+    const TaskResult::Outcome outcome =
+        result.status().code() == absl::StatusCode::kResourceExhausted
+            ? TaskResult::OUTCOME_CAPACITY  // still rate limited after the retries
+            : (retry ? TaskResult::OUTCOME_RETRYABLE : TaskResult::OUTCOME_FAILED);
+    return Fail(at, outcome,
                 absl::Status(result.status().code(),
                              absl::StrCat("LLM request: ", result.status().message())));
   }

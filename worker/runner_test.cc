@@ -571,5 +571,20 @@ TEST_F(RunnerTest, ACutOffReplyThatCouldNotBeContinuedFailsTheAttempt) {
   EXPECT_EQ(reports[0].artifacts_size(), 0);  // nothing was written
 }
 
+TEST_F(RunnerTest, StillRateLimitedAfterTheRetriesIsACapacityOutcome) {
+  LlmRequestRecord limited;
+  limited.outcome = "rate_limited";
+  limited.http_status = 429;
+  PlayedProvider played({limited},
+                        absl::ResourceExhaustedError("gave up after retries: HTTP 429"));
+  auto runner = MakeRunner(&played, &permits_);
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome(), TaskResult::OUTCOME_CAPACITY);
+  EXPECT_TRUE(reports[0].record().error().retryable());
+  EXPECT_EQ(reports[0].record().usage().rate_limited(), 1);
+}
+
 }  // namespace
 }  // namespace kiln

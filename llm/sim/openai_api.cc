@@ -19,7 +19,7 @@ absl::Status FieldError(absl::string_view field, absl::string_view why) {
 namespace {
 
 json UsageJson(const TokenCounts& u) {
-  const int64_t prompt = u.input + u.cache_read + u.cache_write;
+  const int64_t prompt = u.prompt();
   return json{{"prompt_tokens", prompt},
               {"completion_tokens", u.output},
               {"total_tokens", prompt + u.output},
