@@ -460,7 +460,9 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
     }
   }
   const std::string id = ids_.Next("b");
-  absl::Status added = scheduler_.AddBatch(id, request.spec());
+  // The client's field locations, so a spec error names the file's line.
+  const SpecLocations locations(request.locations().begin(), request.locations().end());
+  absl::Status added = scheduler_.AddBatch(id, request.spec(), locations);
   if (!added.ok()) {
     done(added);
     return;

@@ -124,7 +124,8 @@ class Coordinator {
   BlobStore* blobs() { return &blobs_; }
 
   // ---- JobService. `done` runs after the commit that made it durable.
-  // INVALID_ARGUMENT naming the field for a bad spec.
+  // INVALID_ARGUMENT naming the field (and its file:line:column when the
+  // request carries `locations`) for a bad spec.
   // `parent` is the caller's span (its traceparent), if any: the batch's
   // span becomes its child.
   void SubmitBatch(const kiln::v1::SubmitBatchRequest& request,

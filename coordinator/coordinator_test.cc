@@ -14,6 +14,7 @@
 #include "common/fake_clock.h"
 #include "common/fake_span_sink.h"
 #include "gtest/gtest.h"
+#include "spec/spec_parser.h"
 #include "spec/spec_validator.h"
 
 namespace kiln {
@@ -530,6 +531,26 @@ TEST_F(CoordinatorTest, AnInvalidSpecNamesTheField) {
   });
   EXPECT_EQ(got.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(got.message().find("jobs[0]"), std::string::npos) << got;
+}
+
+TEST_F(CoordinatorTest, AnInvalidSpecNamesTheLineTheClientSent) {
+  // What a gRPC client (the CLI) sends: the spec and where each field came
+  // from.
+  absl::StatusOr<ParsedSpec> parsed = ParseSpecYaml(
+      "jobs:\n  - name: x\n    repo: ./r\n    model: gpt-4o\n"
+      "    files: [{path: ../up.js, instructions: x}]\n",
+      "batch.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  kiln::v1::SubmitBatchRequest req;
+  *req.mutable_spec() = parsed->batch;
+  for (const auto& [field, loc] : parsed->locations) (*req.mutable_locations())[field] = loc;
+  absl::Status got;
+  coord_->SubmitBatch(req, [&](absl::StatusOr<kiln::v1::SubmitBatchResponse> r) {
+    got = r.status();
+  });
+  EXPECT_EQ(got.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(got.message().find("batch.yaml:5:"), std::string::npos) << got;
+  EXPECT_NE(got.message().find("files[0].path"), std::string::npos) << got;
 }
 
 TEST_F(CoordinatorTest, SemaphoreLeasesSurviveARestart) {

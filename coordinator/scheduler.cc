@@ -82,14 +82,15 @@ Scheduler::Scheduler(const Clock* clock, const ModelCatalog* models,
 Scheduler::~Scheduler() = default;
 
 absl::Status Scheduler::AddBatch(const std::string& batch_id,
-                                 const kiln::v1::BatchSpec& spec) {
+                                 const kiln::v1::BatchSpec& spec,
+                                 const SpecLocations& locations) {
   if (batch_index_.count(batch_id)) {
     return absl::AlreadyExistsError(absl::StrCat("batch ", batch_id, " exists"));
   }
   ValidateOptions vo;
   vo.file = "batch " + batch_id;
   const absl::Status valid =
-      ProblemsToStatus(ValidateBatch(spec, *models_, {}, vo));
+      ProblemsToStatus(ValidateBatch(spec, *models_, locations, vo));
   if (!valid.ok()) return valid;
 
   const MonotonicTime now = clock_->MonotonicNow();

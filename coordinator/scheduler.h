@@ -49,6 +49,7 @@
 #include "llm/model_profile.h"
 #include "llm/rate_limiter.h"
 #include "spec/dag.h"
+#include "spec/spec_parser.h"
 
 namespace kiln {
 
@@ -201,11 +202,12 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Admits a batch: expands its matrix, builds every job's DAG, makes tasks
-  // without dependencies READY. INVALID_ARGUMENT (every problem) when the
-  // spec is invalid; ALREADY_EXISTS for a known batch id. Job ids are
+  // without dependencies READY. INVALID_ARGUMENT (every problem, with the
+  // file:line:column of `locations` where it has the field) when the spec is
+  // invalid; ALREADY_EXISTS for a known batch id. Job ids are
   // "<batch_id>/<job name>", task ids "<job id>/<n>".
-  absl::Status AddBatch(const std::string& batch_id,
-                        const kiln::v1::BatchSpec& spec);
+  absl::Status AddBatch(const std::string& batch_id, const kiln::v1::BatchSpec& spec,
+                        const SpecLocations& locations = {});
 
   // Leases up to `slots` tasks, best first. Tasks whose cache group is being
   // seeded become HELD instead; tasks whose model is out of capacity wait;
