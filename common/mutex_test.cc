@@ -47,11 +47,39 @@ TEST(CondVar, WaitWithTimeoutReportsTheTimeout) {
   Mutex mu;
   CondVar cv;
   MutexLock lock(&mu);
-  // Nobody signals: the wait must end by timing out (a spurious wake-up is
-  // allowed, so loop until it reports the timeout).
-  while (!cv.WaitWithTimeout(&mu, absl::Milliseconds(1))) {
+  // Nobody signals: the wait ends by timing out. A spurious wake-up is
+  // allowed (it returns false), but not forever.
+  bool timed_out = false;
+  for (int i = 0; i < 1000 && !timed_out; ++i) {
+    timed_out = cv.WaitWithTimeout(&mu, absl::Milliseconds(1));
   }
-  SUCCEED();
+  EXPECT_TRUE(timed_out);
+}
+
+TEST(CondVar, WaitWithTimeoutReportsASignalAsNoTimeout) {
+  Mutex mu;
+  CondVar cv, started_cv;
+  bool started = false;
+  bool ready = false;
+  bool timed_out = true;
+  std::thread waiter([&] {
+    MutexLock lock(&mu);
+    started = true;
+    started_cv.SignalAll();
+    // mu is released only inside the wait: once the main thread holds it,
+    // the waiter is waiting.
+    do {
+      timed_out = cv.WaitWithTimeout(&mu, absl::Minutes(10));
+    } while (!ready);
+  });
+  {
+    MutexLock lock(&mu);
+    while (!started) started_cv.Wait(&mu);
+    ready = true;
+  }
+  cv.SignalAll();
+  waiter.join();
+  EXPECT_FALSE(timed_out);  // woken by the signal, long before the timeout
 }
 
 }  // namespace

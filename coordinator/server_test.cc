@@ -191,9 +191,7 @@ jobs:
   EXPECT_TRUE(reader->Finish().ok());
   EXPECT_EQ(last, kiln::v1::BATCH_STATE_SUCCEEDED);
   // The last ack travels on the worker's stream, independent of the watch.
-  for (int i = 0; i < 500 && session.accepted() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(session.WaitAcknowledged(2, absl::Seconds(30)));
   EXPECT_EQ(session.accepted(), 2);
 
   kiln::v1::GetReportRequest rr;

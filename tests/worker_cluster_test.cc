@@ -382,7 +382,6 @@ TEST_F(ClusterTest, AHangingCheckIsKilledAtItsLimitAndReported) {
         if (c.killed()) {
           killed = true;
           EXPECT_EQ(c.exit_code(), -9);
-          EXPECT_LT(DurationFromProto(c.duration()), absl::Seconds(30));
           EXPECT_TRUE(absl::StrContains(a.error().message(), "time limit"))
               << a.error().message();
         }

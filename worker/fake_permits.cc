@@ -100,4 +100,11 @@ int64_t FakePermits::grants() const {
   return grants_;
 }
 
+bool FakePermits::WaitForGrants(int64_t n) {
+  MutexLock l(&mu_);
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  while (grants_ < n && absl::Now() < deadline) cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+  return grants_ >= n;
+}
+
 }  // namespace kiln

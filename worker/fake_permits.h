@@ -28,6 +28,8 @@ class FakePermits : public PermitSource {
   // Highest permits held at once, over all semaphores.
   int max_in_use() const;
   int64_t grants() const;
+  // Until `n` grants were made (a minute at most); whether they were.
+  bool WaitForGrants(int64_t n);
 
  private:
   class Grant;

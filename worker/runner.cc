@@ -115,8 +115,9 @@ std::string OutcomeName(TaskResult::Outcome o) {
 
 Runner::Runner(RunnerOptions options, Provider* provider,
                const ModelCatalog* models, Sandbox* sandbox,
-               PermitSource* permits)
+               PermitSource* permits, const Clock* clock)
     : options_(Absolute(std::move(options))),
+      clock_(clock),
       tracer_(options_.tracer != nullptr ? options_.tracer : &disabled_tracer_),
       provider_(provider),
       models_(models),
@@ -180,7 +181,7 @@ void Runner::Run(const kiln::v1::Assignment& assignment, WorkerPort* port) {
   auto at = std::make_shared<Attempt>();
   at->a = assignment;
   at->port = port;
-  at->start = absl::Now();
+  at->start = clock_->Now();
   at->rec.set_attempt(assignment.lease().attempt());
   at->rec.set_worker_id(port->worker_id());
   at->rec.set_model(assignment.task().model());
@@ -251,7 +252,7 @@ void Runner::Finish(const AttemptPtr& at, TaskResult result) {
     auto it = attempts_.find(at->a.lease().task_id());
     if (it != attempts_.end() && it->second == at) attempts_.erase(it);
   }
-  const absl::Time end = absl::Now();
+  const absl::Time end = clock_->Now();
   if (at->dropped) {  // the coordinator no longer wants it
     at->span.AddEvent("cancelled", end,
                       {StringAttr("kiln.reason", at->cancel.reason())});
@@ -398,7 +399,7 @@ void Runner::Prepare(const AttemptPtr& at) {
 void Runner::StartLlm(const AttemptPtr& at) {
   absl::StatusOr<kiln::v1::Prompt> prompt = BuildPrompt(at->inputs);
   if (!prompt.ok()) return Fail(at, TaskResult::OUTCOME_FAILED, prompt.status());
-  at->llm = tracer_->StartSpan("llm.request", at->span.context(), absl::Now(),
+  at->llm = tracer_->StartSpan("llm.request", at->span.context(), clock_->Now(),
                                SpanKind::kClient);
   at->llm.SetString("gen_ai.operation.name", "chat")
       .SetString("gen_ai.system", provider_->name())
@@ -409,7 +410,7 @@ void Runner::StartLlm(const AttemptPtr& at) {
   }
   StreamCallbacks cb;
   std::weak_ptr<Attempt> weak = at;
-  cb.on_first_token = [weak] {
+  cb.on_first_token = [this, weak] {
     AttemptPtr at = weak.lock();
     if (!at) return;
     {
@@ -417,7 +418,7 @@ void Runner::StartLlm(const AttemptPtr& at) {
       if (at->first_token) return;
       at->first_token = true;
     }
-    TimeToProto(absl::Now(), at->rec.mutable_first_token_time());
+    TimeToProto(clock_->Now(), at->rec.mutable_first_token_time());
     at->port->FirstToken(at->a.lease());
   };
   // Every request is billed to the attempt as it ends, so a call that fails
@@ -475,7 +476,7 @@ void Runner::AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result) {
     at->call.reset();
   }
   if (at->llm.recording()) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_->Now();
     if (result.ok()) {
       const ModelProfile* p = models_->Find(at->a.task().model());
       SetUsageAttributes(UsageOf(*result), p ? p->Cost(result->usage) : 0, &at->llm);
@@ -573,7 +574,7 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
     req.weight = c.permits;
     req.holder = absl::StrCat(at->port->worker_id(), "/", lease.task_id(), "#",
                               lease.attempt());
-    const absl::Time asked = absl::Now();
+    const absl::Time asked = clock_->Now();
     Span wait = tracer_->StartSpan("semaphore.wait", at->span.context(), asked);
     wait.SetString("kiln.semaphore.name", c.semaphore).SetInt("kiln.semaphore.permits", c.permits);
     std::weak_ptr<Attempt> weak = at;
@@ -585,7 +586,7 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
                                            " permit(s) of \"", c.semaphore, "\""));
           }
         });
-    const absl::Time granted = absl::Now();
+    const absl::Time granted = clock_->Now();
     DurationToProto(granted - asked, run->mutable_permit_wait());
     wait.SetInt("kiln.permit.wait_ms", absl::ToInt64Milliseconds(granted - asked));
     if (!g.ok()) {
@@ -622,7 +623,7 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
   spec.memory_bytes = options_.memory_bytes;
   spec.output_cap = options_.output_cap;
   const bool build = at->a.task().kind() == kiln::v1::TASK_KIND_BUILD;
-  const absl::Time started = absl::Now();
+  const absl::Time started = clock_->Now();
   TimeToProto(started, run->mutable_start_time());
   Span span = tracer_->StartSpan(build ? "build" : "check", at->span.context(), started);
   span.SetString("kiln.check.command", c.command)
@@ -630,7 +631,7 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
               absl::ToInt64Milliseconds(DurationFromProto(run->permit_wait())));
   if (!build) span.SetString("kiln.file.path", at->a.task().path());
   absl::StatusOr<CommandResult> r = sandbox_->Run(spec, &at->cancel);
-  const absl::Time ended = absl::Now();
+  const absl::Time ended = clock_->Now();
   if (!r.ok()) {
     span.SetError(absl::StatusCodeToString(r.status().code()), r.status().message(), ended);
   } else {

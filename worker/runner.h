@@ -25,6 +25,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/mutex.h"
 #include "common/thread_pool.h"
 #include "common/tracer.h"
@@ -64,9 +65,10 @@ struct RunnerOptions {
 
 class Runner : public TaskRunner {
  public:
-  // None of the pointers is owned; all must outlive the runner.
+  // None of the pointers is owned; all must outlive the runner. `clock`
+  // stamps the attempts' records and spans.
   Runner(RunnerOptions options, Provider* provider, const ModelCatalog* models,
-         Sandbox* sandbox, PermitSource* permits);
+         Sandbox* sandbox, PermitSource* permits, const Clock* clock = RealClock());
   ~Runner() override;
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
@@ -110,6 +112,7 @@ class Runner : public TaskRunner {
   void PostBuild(std::function<void()> fn);
 
   const RunnerOptions options_;
+  const Clock* const clock_;
   Tracer disabled_tracer_;
   Tracer* const tracer_;
   Provider* const provider_;

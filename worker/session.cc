@@ -175,6 +175,7 @@ void WorkerSession::Handle(const kiln::v1::CoordinatorMessage& m) {
       if (it != active_.end() && it->second.lease.attempt() == ack.lease().attempt()) {
         active_.erase(it);
       }
+      acks_cv_.SignalAll();  // WaitAcknowledged
       break;
     }
     case kiln::v1::CoordinatorMessage::kDrain:
@@ -281,6 +282,17 @@ absl::StatusOr<std::string> WorkerSession::DownloadBlob(
   grpc::Status s = reader->Finish();
   if (!s.ok()) return FromGrpcStatus(s);
   return out;
+}
+
+bool WorkerSession::WaitAcknowledged(int64_t n, absl::Duration timeout) {
+  MutexLock l(&mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (accepted_.load() + rejected_.load() < n) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    acks_cv_.WaitWithTimeout(&mu_, left);
+  }
+  return accepted_.load() + rejected_.load() >= n;
 }
 
 }  // namespace kiln

@@ -102,6 +102,9 @@ class WorkerSession : public WorkerPort {
   // Results acknowledged as accepted / rejected so far.
   int64_t accepted() const { return accepted_.load(); }
   int64_t rejected() const { return rejected_.load(); }
+  // Until `n` results were acknowledged (accepted or rejected), at most
+  // `timeout`; whether they were. Thread-safe.
+  bool WaitAcknowledged(int64_t n, absl::Duration timeout);
   // Sessions opened (1 + reconnects).
   int64_t sessions() const { return sessions_.load(); }
 
@@ -127,6 +130,7 @@ class WorkerSession : public WorkerPort {
 
   mutable Mutex mu_;
   CondVar cv_;
+  CondVar acks_cv_;  // a result was acknowledged
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   absl::Duration heartbeat_ ABSL_GUARDED_BY(mu_) = absl::Seconds(5);
