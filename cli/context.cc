@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
-#include "llm/secret.h"
+#include "common/secret.h"
 
 namespace kiln {
 namespace cli {

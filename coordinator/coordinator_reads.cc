@@ -204,18 +204,10 @@ absl::StatusOr<kiln::v1::ListTasksResponse> Coordinator::ListTasks(
     }
     if (b->live) {
       if (auto info = scheduler_.Task(ids[i])) {
-        kiln::v1::Task live = LiveTask(*info);
-        t.set_id(live.id());
-        t.set_batch_id(live.batch_id());
-        t.set_job_id(live.job_id());
-        t.set_kind(live.kind());
-        t.set_path(live.path());
-        t.set_state(live.state());
-        *t.mutable_deps() = live.deps();
-        t.set_prefix_key(live.prefix_key());
-        t.set_model(live.model());
-        t.set_max_output_tokens(live.max_output_tokens());
-        t.set_repair_round(live.repair_round());
+        // The scheduler's live fields over the stored record (its attempts,
+        // times and output stay); deps are replaced, not appended.
+        t.clear_deps();
+        t.MergeFrom(LiveTask(*info));
         if (const LeaseRec* l = leases_.Find(ids[i])) *t.mutable_lease() = LeaseProto(ids[i], *l);
       }
     }

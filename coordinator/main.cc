@@ -11,13 +11,14 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/binary.h"
 #include "common/process.h"
 #include "common/telemetry_flags.h"
 #include "coordinator/semaphore.h"
 #include "coordinator/server.h"
 #include "coordinator/store.h"
 #include "llm/model_profile.h"
-#include "llm/secret.h"
+#include "common/secret.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "host:port to serve on; port 0 picks a free one (see --port_file)");
@@ -46,25 +47,18 @@ ABSL_FLAG(double, time_scale, 1.0,
           "(kiln_llmsim --time_scale): rate limits and cache TTLs are scaled to match");
 ABSL_FLAG(int64_t, max_blob_mib, 256, "largest blob a client may upload, MiB");
 
-namespace {
-int Fail(const std::string& msg) {
-  std::fprintf(stderr, "kiln_coordinator: %s\n", msg.c_str());
-  return 2;
-}
-}  // namespace
-
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "the Kiln coordinator.\n"
-      "  kiln_coordinator --state_dir=DIR [--listen=HOST:PORT] [--permits=compile=2]");
-  absl::ParseCommandLine(argc, argv);
   using namespace kiln;
+  Binary bin("kiln_coordinator",
+             "the Kiln coordinator.\n"
+             "  kiln_coordinator --state_dir=DIR [--listen=HOST:PORT] [--permits=compile=2]",
+             argc, argv);
 
   absl::StatusOr<ModelCatalog> catalog =
       ModelCatalog::BuiltinWithFile(absl::GetFlag(FLAGS_models));
-  if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
+  if (!catalog.ok()) return bin.Fail(catalog.status());
   const double time_scale = absl::GetFlag(FLAGS_time_scale);
-  if (!(time_scale > 0)) return Fail("--time_scale must be positive");
+  if (!(time_scale > 0)) return bin.Fail("--time_scale must be positive");
   const ModelCatalog& models = *catalog;
 
   CoordinatorOptions options;
@@ -72,12 +66,12 @@ int main(int argc, char** argv) {
   options.scheduler.time_scale = time_scale;
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   if (options.lease_ttl <= options.heartbeat_interval) {
-    return Fail("--lease_ttl must be longer than --heartbeat_interval");
+    return bin.Fail("--lease_ttl must be longer than --heartbeat_interval");
   }
   options.semaphores.default_permits = absl::GetFlag(FLAGS_default_permits);
   absl::StatusOr<std::map<std::string, int>> permits =
       ParsePermits(absl::GetFlag(FLAGS_permits));
-  if (!permits.ok()) return Fail(absl::StrCat("--permits: ", permits.status().message()));
+  if (!permits.ok()) return bin.Fail(absl::StrCat("--permits: ", permits.status().message()));
   options.semaphores.permits = *permits;
 
   ServerOptions server;
@@ -86,21 +80,15 @@ int main(int argc, char** argv) {
   server.tls_key = absl::GetFlag(FLAGS_tls_key);
   server.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   server.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_mib) << 20;
-  if (auto token = LoadSecret(absl::GetFlag(FLAGS_token_env),
-                              absl::GetFlag(FLAGS_secrets_file));
-      token.ok()) {
-    server.auth_token = token->Reveal();
-  }
-
-  absl::StatusOr<std::unique_ptr<Telemetry>> telemetry = StartTelemetryFromFlags();
-  if (!telemetry.ok()) return Fail(absl::StrCat("--", telemetry.status().message()));
-  options.tracer = (*telemetry)->NewTracer("kiln-coordinator");
+  server.auth_token = bin.Token(absl::GetFlag(FLAGS_token_env), absl::GetFlag(FLAGS_secrets_file));
+  if (absl::Status s = bin.StartTelemetry(); !s.ok()) return bin.Fail(s);
+  options.tracer = bin.telemetry().NewTracer("kiln-coordinator");
 
   auto store = Store::Open(absl::GetFlag(FLAGS_state_dir));
-  if (!store.ok()) return Fail(std::string(store.status().message()));
+  if (!store.ok()) return bin.Fail(store.status());
   auto srv = CoordinatorServer::Start(store->get(), RealClock(), &models,
                                       options, server);
-  if (!srv.ok()) return Fail(std::string(srv.status().message()));
+  if (!srv.ok()) return bin.Fail(srv.status());
   if (const std::string pf = absl::GetFlag(FLAGS_port_file); !pf.empty()) {
     (void)WriteFileAtomically(pf, absl::StrCat((*srv)->port(), "\n"));
   }
@@ -108,8 +96,7 @@ int main(int argc, char** argv) {
               (*srv)->port(), absl::GetFlag(FLAGS_state_dir).c_str(),
               server.auth_token.empty() ? "no token" : "token required");
   std::fflush(stdout);
-  WaitForStopSignal();
+  bin.WaitForStop();
   (*srv)->Shutdown();
-  (*telemetry)->Shutdown(absl::Seconds(10));  // spans of the last turns
-  return 0;
+  return 0;  // ~Binary flushes the last turns' spans
 }

@@ -10,7 +10,7 @@
 #include "llm/http_transport.h"
 #include "llm/model_profile.h"
 #include "llm/provider.h"
-#include "llm/secret.h"
+#include "common/secret.h"
 #include "llm/wire.h"
 
 namespace kiln {

@@ -5,7 +5,7 @@
 #include "llm/continuing_provider.h"
 #include "llm/http_provider.h"
 #include "llm/openai_wire.h"
-#include "llm/secret.h"
+#include "common/secret.h"
 
 namespace kiln {
 

@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "llm/call_driver.h"
-#include "llm/secret.h"
+#include "common/secret.h"
 #include "llm/sse.h"
 #include "llm/wire.h"
 

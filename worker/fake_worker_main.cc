@@ -5,7 +5,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "common/process.h"
-#include "llm/secret.h"
+#include "common/secret.h"
 #include "worker/fake_runner.h"
 #include "worker/session.h"
 

@@ -10,10 +10,11 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/binary.h"
 #include "common/process.h"
 #include "common/telemetry_flags.h"
 #include "llm/model_profile.h"
-#include "llm/secret.h"
+#include "common/secret.h"
 #include "worker/worker.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "coordinator host:port");
@@ -55,34 +56,22 @@ ABSL_FLAG(std::string, semaphore, "compile", "cluster semaphore of checks with p
 ABSL_FLAG(absl::Duration, permit_ttl, absl::Seconds(30),
           "TTL of permit leases (renewed every third of it)");
 
-namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "kiln_worker: %s\n", message.c_str());
-  return 2;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "a Kiln worker.\n"
-      "  kiln_worker --coordinator=HOST:PORT [--provider=sim|openai|anthropic] "
-      "[--base_url=URL] [--llm_slots=256] [--build_slots=N]");
-  absl::ParseCommandLine(argc, argv);
   using namespace kiln;
+  Binary bin("kiln_worker",
+             "a Kiln worker.\n"
+             "  kiln_worker --coordinator=HOST:PORT [--provider=sim|openai|anthropic] "
+             "[--base_url=URL] [--llm_slots=256] [--build_slots=N]",
+             argc, argv);
 
   absl::StatusOr<ModelCatalog> catalog =
       ModelCatalog::BuiltinWithFile(absl::GetFlag(FLAGS_models));
-  if (!catalog.ok()) return Fail(std::string(catalog.status().message()));
+  if (!catalog.ok()) return bin.Fail(catalog.status());
   const ModelCatalog& models = *catalog;
 
   WorkerOptions o;
   o.coordinator = absl::GetFlag(FLAGS_coordinator);
-  if (auto t = LoadSecret(absl::GetFlag(FLAGS_token_env), absl::GetFlag(FLAGS_secrets_file));
-      t.ok()) {
-    o.token = t->Reveal();
-  }
+  o.token = bin.Token(absl::GetFlag(FLAGS_token_env), absl::GetFlag(FLAGS_secrets_file));
   o.worker_id = absl::GetFlag(FLAGS_worker_id);
   o.llm_slots = absl::GetFlag(FLAGS_llm_slots);
   o.provider.kind = absl::GetFlag(FLAGS_provider);
@@ -109,18 +98,16 @@ int main(int argc, char** argv) {
   ro.check_timeout = absl::GetFlag(FLAGS_check_timeout);
   ro.build_timeout = absl::GetFlag(FLAGS_build_timeout);
   ro.semaphore = absl::GetFlag(FLAGS_semaphore);
-  absl::StatusOr<std::unique_ptr<Telemetry>> telemetry = StartTelemetryFromFlags();
-  if (!telemetry.ok()) return Fail(absl::StrCat("--", telemetry.status().message()));
-  ro.tracer = (*telemetry)->NewTracer("kiln-worker");
+  if (absl::Status s = bin.StartTelemetry(); !s.ok()) return bin.Fail(s);
+  ro.tracer = bin.telemetry().NewTracer("kiln-worker");
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Start(std::move(o), &models);
-  if (!worker.ok()) return Fail(std::string(worker.status().message()));
+  if (!worker.ok()) return bin.Fail(worker.status());
 
   std::fprintf(stderr, "kiln_worker: %s\n", (*worker)->Describe().c_str());
-  WaitForStopSignal();
+  bin.WaitForStop();
   (*worker)->Stop();
   std::fprintf(stderr, "kiln_worker: stopped; %lld attempts reported, %lld accepted\n",
                static_cast<long long>((*worker)->finished()),
                static_cast<long long>((*worker)->accepted()));
-  (*telemetry)->Shutdown(absl::Seconds(10));
-  return 0;
+  return 0;  // ~Binary flushes the spans
 }

@@ -19,7 +19,7 @@
 #include "common/telemetry_flags.h"
 #include "llm/sim/http_server.h"
 #include "llm/model_profile.h"
-#include "llm/secret.h"
+#include "common/secret.h"
 #include "llm/sim/simulated_model.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "IPv4 address to listen on");

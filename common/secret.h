@@ -1,8 +1,8 @@
 // API keys: loaded from an environment variable or a secrets file, held in a
 // type that never prints its value. Keys must never reach a log, an error, a
 // trace or storage: only the adapters' request headers read them.
-#ifndef KILN_LLM_SECRET_H_
-#define KILN_LLM_SECRET_H_
+#ifndef KILN_COMMON_SECRET_H_
+#define KILN_COMMON_SECRET_H_
 
 #include <ostream>
 #include <string>
@@ -41,4 +41,4 @@ absl::StatusOr<Secret> LoadSecret(absl::string_view name,
 
 }  // namespace kiln
 
-#endif  // KILN_LLM_SECRET_H_
+#endif  // KILN_COMMON_SECRET_H_

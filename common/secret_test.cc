@@ -1,4 +1,4 @@
-#include "llm/secret.h"
+#include "common/secret.h"
 
 #include <cstdlib>
 #include <fstream>
