@@ -27,8 +27,9 @@ TaskId TaskId::Parse(absl::string_view id) {
   TaskId t;
   t.id_ = std::string(id);
   const size_t slash = id.rfind('/');
-  if (slash != absl::string_view::npos) {
-    if (!absl::SimpleAtoi(id.substr(slash + 1), &t.number_)) t.number_ = 0;
+  if (slash == absl::string_view::npos || !absl::SimpleAtoi(id.substr(slash + 1), &t.number_) ||
+      t.number_ < 0) {
+    t.number_ = -1;
   }
   return t;
 }

@@ -37,7 +37,7 @@ class TaskId {
  public:
   TaskId() = default;
   TaskId(const JobId& job, int number);
-  // Reads "<job id>/<n>"; `number()` is 0 when the last part is not one.
+  // Reads "<job id>/<n>"; `number()` is -1 when the last part is not one.
   static TaskId Parse(absl::string_view id);
 
   const std::string& str() const { return id_; }
@@ -53,7 +53,7 @@ class TaskId {
  private:
   absl::string_view job_part() const;
   std::string id_;
-  int number_ = 0;
+  int number_ = -1;
 };
 
 // The batch a job or task id belongs to.

@@ -27,7 +27,8 @@ TEST(EntityIds, JobAndTaskPartsFromTheirStrings) {
 }
 
 TEST(EntityIds, MalformedIdsAreCaughtWhereParsed) {
-  EXPECT_EQ(TaskId::Parse("b/job/x").number(), 0);
+  EXPECT_EQ(TaskId::Parse("b/job/x").number(), -1);
+  EXPECT_EQ(TaskId::Parse("b/job/-3").number(), -1);
   EXPECT_EQ(TaskId::Parse("nojob").job_id().str(), "nojob");
   EXPECT_EQ(JobId::Parse("lonely").name(), "lonely");
 }

@@ -4,6 +4,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "common/entity_ids.h"
 #include "common/proto_time.h"
 #include "common/usage.h"
 
@@ -37,9 +38,7 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
     index[t.id()] = i;
     kiln::v1::TaskReport row;
     row.set_task_id(t.id());
-    const size_t slash = t.job_id().rfind('/');
-    row.set_job_name(slash == std::string::npos ? t.job_id()
-                                                : t.job_id().substr(slash + 1));
+    row.set_job_name(std::string(JobId::Parse(t.job_id()).name()));
     row.set_kind(t.kind());
     row.set_path(t.path());
     row.set_state(t.state());

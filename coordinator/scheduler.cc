@@ -11,63 +11,12 @@
 #include "common/states.h"
 #include "common/token_bucket.h"
 #include "common/yaml_reader.h"
+#include "coordinator/scheduler_internal.h"
 #include "spec/spec_validator.h"
 
 namespace kiln {
 
 using kiln::v1::TaskKind;
-
-struct Scheduler::TaskRec {
-  std::string id;
-  int job = 0;
-  TaskNode node;  // deps and dependents hold global task indices
-  kiln::v1::TaskState state = kiln::v1::TASK_STATE_PENDING;
-  int64_t attempt = 0;
-  int failures = 0;
-  int capacity_failures = 0;
-  int fallback_next = 0;
-  int pending = 0;  // unfinished deps
-  int repair_round = 0;
-  int repairs = -1;  // REPAIR: the task whose file it rewrites
-  bool in_ready = false;
-  MonotonicTime not_before;
-};
-
-struct Scheduler::JobRec {
-  std::string id;
-  std::string name;
-  int batch = 0;
-  int seq = 0;
-  kiln::v1::JobSpec spec;
-  JobPhase phase = JobPhase::kRunning;
-  std::string reason;
-  bool any_failed = false;
-  bool finalized = false;
-  std::vector<int> tasks;
-  std::set<ReadyKey> ready;
-  bool in_order = false;
-  int started = 0;
-  int open = 0;
-  int files_total = 0;
-  int files_done = 0;
-  int files_failed = 0;
-  double cost = 0;
-  int build_task = -1;
-  absl::Duration lower_bound;
-  std::map<std::string, int> repairs;  // path -> repairs so far
-};
-
-struct Scheduler::BatchRec {
-  std::string id;
-  kiln::v1::SchedulingPolicy policy;
-  // policy.requests_per_minute, per model (the profiles' limits are the
-  // scheduler-wide limiter_'s).
-  std::map<std::string, TokenBucket> rpm;
-  std::vector<int> jobs;
-  int leased = 0;
-  int open_jobs = 0;
-  BatchTotals totals;
-};
 
 Scheduler::Scheduler(const Clock* clock, const ModelCatalog* models,
                      SchedulerOptions options)
@@ -360,20 +309,6 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots, const DispatchFilter& fil
   }
   for (int j : skipped) InsertJobOrder(j);
   return out;
-}
-
-int Scheduler::FindTask(const std::string& task_id) const {
-  // "<job id>/<n>": the n-th task of the job.
-  const size_t slash = task_id.rfind('/');
-  if (slash == std::string::npos) return -1;
-  auto job = job_index_.find(task_id.substr(0, slash));
-  int n = 0;
-  if (job == job_index_.end() ||
-      !absl::SimpleAtoi(absl::string_view(task_id).substr(slash + 1), &n) ||
-      n < 0 || n >= static_cast<int>(jobs_[job->second].tasks.size())) {
-    return -1;
-  }
-  return jobs_[job->second].tasks[n];
 }
 
 absl::Status Scheduler::Fence(const std::string& task_id, int64_t attempt,
@@ -766,92 +701,6 @@ std::vector<TaskEvent> Scheduler::TakeEvents() {
   }
   events_.clear();
   return out;
-}
-
-absl::optional<kiln::v1::TaskState> Scheduler::StateOf(
-    const std::string& id) const {
-  const int t = FindTask(id);
-  if (t < 0) return absl::nullopt;
-  return tasks_[t].state;
-}
-
-absl::optional<JobStatus> Scheduler::Job(const std::string& id) const {
-  auto it = job_index_.find(id);
-  if (it == job_index_.end()) return absl::nullopt;
-  const JobRec& j = jobs_[it->second];
-  JobStatus s;
-  s.id = j.id;
-  s.name = j.name;
-  s.phase = j.phase;
-  s.reason = j.reason;
-  s.files_total = j.files_total;
-  s.files_done = j.files_done;
-  s.files_failed = j.files_failed;
-  s.tasks_started = j.started;
-  s.cost_usd = j.cost;
-  return s;
-}
-
-std::vector<std::string> Scheduler::JobIds(const std::string& batch_id) const {
-  std::vector<std::string> out;
-  auto it = batch_index_.find(batch_id);
-  if (it == batch_index_.end()) return out;
-  for (int j : batches_[it->second].jobs) out.push_back(jobs_[j].id);
-  return out;
-}
-
-absl::optional<BatchTotals> Scheduler::Batch(const std::string& id) const {
-  auto it = batch_index_.find(id);
-  if (it == batch_index_.end()) return absl::nullopt;
-  return batches_[it->second].totals;
-}
-
-std::vector<std::string> Scheduler::TaskIds(const std::string& job_id) const {
-  std::vector<std::string> out;
-  auto it = job_index_.find(job_id);
-  if (it == job_index_.end()) return out;
-  for (int t : jobs_[it->second].tasks) out.push_back(tasks_[t].id);
-  return out;
-}
-
-absl::optional<TaskInfo> Scheduler::Task(const std::string& task_id) const {
-  const int t = FindTask(task_id);
-  if (t < 0) return absl::nullopt;
-  const TaskRec& task = tasks_[t];
-  TaskInfo info;
-  info.id = task.id;
-  info.job_id = jobs_[task.job].id;
-  info.kind = task.node.kind;
-  info.path = task.node.path;
-  info.model = task.node.model;
-  info.prefix_key = task.node.prefix_key;
-  info.state = task.state;
-  info.attempt = task.attempt;
-  info.repair_round = task.repair_round;
-  info.max_output_tokens = task.node.max_output_tokens;
-  for (int d : task.node.deps) info.deps.push_back(tasks_[d].id);
-  if (task.repairs >= 0) info.repairs = tasks_[task.repairs].id;
-  return info;
-}
-
-const kiln::v1::JobSpec* Scheduler::JobSpecOf(const std::string& job_id) const {
-  auto it = job_index_.find(job_id);
-  return it == job_index_.end() ? nullptr : &jobs_[it->second].spec;
-}
-
-std::string Scheduler::TaskModel(const std::string& task_id) const {
-  const int t = FindTask(task_id);
-  return t < 0 ? "" : tasks_[t].node.model;
-}
-
-absl::Duration Scheduler::LowerBound(const std::string& batch_id) const {
-  absl::Duration best = absl::ZeroDuration();
-  auto it = batch_index_.find(batch_id);
-  if (it == batch_index_.end()) return best;
-  for (int j : batches_[it->second].jobs) {
-    best = std::max(best, jobs_[j].lower_bound);
-  }
-  return best;
 }
 
 }  // namespace kiln

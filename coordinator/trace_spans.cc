@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/entity_ids.h"
 #include "common/proto_time.h"
 #include "common/states.h"
 #include "common/trace_attributes.h"
@@ -112,7 +113,7 @@ void RecordJobSpan(Tracer& tracer, const TraceContext& batch_trace,
       "job", CoordinatorSpanContext(batch_trace, kBatchSpan),
       DerivedSpanId(batch_trace.trace_id, job.id()), start);
   if (!span.recording()) return;
-  const std::string name = job.id().substr(job.id().find('/') + 1);
+  const std::string name(JobId::Parse(job.id()).name());
   span.SetString("kiln.job.id", job.id())
       .SetString("kiln.job.name", name)
       .SetString("kiln.repo", RepoText(repo))
