@@ -23,14 +23,20 @@ absl::string_view JobId::name() const {
 TaskId::TaskId(const JobId& job, int number)
     : id_(absl::StrCat(job.str(), "/", number)), number_(number) {}
 
+void TaskId::Split(absl::string_view id, absl::string_view* job_id, int* number) {
+  const size_t slash = id.rfind('/');
+  *job_id = slash == absl::string_view::npos ? id : id.substr(0, slash);
+  if (slash == absl::string_view::npos || !absl::SimpleAtoi(id.substr(slash + 1), number) ||
+      *number < 0) {
+    *number = -1;
+  }
+}
+
 TaskId TaskId::Parse(absl::string_view id) {
   TaskId t;
   t.id_ = std::string(id);
-  const size_t slash = id.rfind('/');
-  if (slash == absl::string_view::npos || !absl::SimpleAtoi(id.substr(slash + 1), &t.number_) ||
-      t.number_ < 0) {
-    t.number_ = -1;
-  }
+  absl::string_view job;
+  Split(id, &job, &t.number_);
   return t;
 }
 

@@ -39,6 +39,9 @@ class TaskId {
   TaskId(const JobId& job, int number);
   // Reads "<job id>/<n>"; `number()` is -1 when the last part is not one.
   static TaskId Parse(absl::string_view id);
+  // The same without a copy: the job id part and the number (-1 when the
+  // last part is not one).
+  static void Split(absl::string_view id, absl::string_view* job_id, int* number);
 
   const std::string& str() const { return id_; }
   JobId job_id() const { return JobId::Parse(job_part()); }

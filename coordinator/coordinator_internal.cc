@@ -27,9 +27,19 @@ AttemptOutcome ToOutcome(const kiln::v1::LoggedResult& r) {
 
 }  // namespace
 
-int TaskNumber(const std::string& task_id) { return TaskId::Parse(task_id).number(); }
+int TaskNumber(const std::string& task_id) {
+  absl::string_view job;
+  int n = -1;
+  TaskId::Split(task_id, &job, &n);
+  return n;
+}
 
-std::string JobOf(const std::string& task_id) { return TaskId::Parse(task_id).job_id().str(); }
+std::string JobOf(const std::string& task_id) {
+  absl::string_view job;
+  int n = -1;
+  TaskId::Split(task_id, &job, &n);
+  return std::string(job);
+}
 
 AttemptReport ToReport(const kiln::v1::LoggedResult& r) {
   AttemptReport rep;

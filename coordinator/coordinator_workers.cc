@@ -255,22 +255,39 @@ bool Coordinator::DispatchTo(SessionRec& s, int max) {
   // The scheduler asks before it spends anything on a task: whether this
   // worker runs its model, and whether the result cache or a call in flight
   // answers it (those are leased unpaced and take no slot).
+  // The task and its action key, computed once: asked for in the filter,
+  // used below.
+  struct Looked {
+    TaskInfo info;
+    std::string key;
+    absl::optional<kiln::v1::CachedResult> cached;  // one store read
+  };
+  std::unordered_map<std::string, Looked> looked;
+  auto look = [this, &looked](const std::string& task_id) -> const Looked& {
+    auto it = looked.find(task_id);
+    if (it != looked.end()) return it->second;
+    Looked l;
+    l.info = *scheduler_.Task(task_id);
+    l.key = KeyFor(l.info, *scheduler_.JobSpecOf(l.info.job_id));
+    l.cached = cache_.Lookup(l.key);
+    return looked.emplace(task_id, std::move(l)).first->second;
+  };
   DispatchFilter filter;
   filter.runs_model = [this, &s](const std::string& model) { return Supports(s, model); };
-  filter.answered_without_llm = [this](const std::string& task_id) {
-    auto info = scheduler_.Task(task_id);
-    const std::string key = KeyFor(*info, *scheduler_.JobSpecOf(info->job_id));
-    return cache_.InFlight(key) || cache_.Lookup(key).has_value();
+  filter.answered_without_llm = [this, &look](const std::string& task_id) {
+    const Looked& l = look(task_id);
+    return l.cached.has_value() || cache_.InFlight(l.key);
   };
   std::vector<Dispatched> ds =
       scheduler_.Dispatch(std::min(max, slots->slots - slots->assigned), filter);
   bool assigned = false;
   for (const Dispatched& d : ds) {
-    auto info = scheduler_.Task(d.task_id);
+    const Looked& l = look(d.task_id);
+    const TaskInfo* info = &l.info;
     const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(d.job_id);
-    const std::string key = KeyFor(*info, *spec);
-    if (auto cached = cache_.Lookup(key)) {
-      CompleteFromCache(d.task_id, d.attempt, *cached, /*dedup=*/false);
+    const std::string& key = l.key;
+    if (l.cached) {
+      CompleteFromCache(d.task_id, d.attempt, *l.cached, /*dedup=*/false);
       continue;
     }
     if (cache_.Follow(key, {d.task_id, d.attempt})) {

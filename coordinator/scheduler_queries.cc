@@ -9,13 +9,15 @@ namespace kiln {
 
 int Scheduler::FindTask(const std::string& task_id) const {
   // "<job id>/<n>": the n-th task of the job.
-  const TaskId id = TaskId::Parse(task_id);
-  auto job = job_index_.find(id.job_id().str());
-  if (job == job_index_.end() || id.number() < 0 ||
-      id.number() >= static_cast<int>(jobs_[job->second].tasks.size())) {
+  absl::string_view job_id;
+  int n = -1;
+  TaskId::Split(task_id, &job_id, &n);
+  auto job = job_index_.find(std::string(job_id));
+  if (job == job_index_.end() || n < 0 ||
+      n >= static_cast<int>(jobs_[job->second].tasks.size())) {
     return -1;
   }
-  return jobs_[job->second].tasks[id.number()];
+  return jobs_[job->second].tasks[n];
 }
 
 absl::optional<kiln::v1::TaskState> Scheduler::StateOf(

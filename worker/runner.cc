@@ -83,6 +83,12 @@ std::string Seconds(absl::Duration d) {
   return absl::StrFormat("%.2fs", absl::ToDoubleSeconds(d));
 }
 
+// A request that failed and was tried again (a continuation of a cut-off
+// reply is not a failure).
+bool RetriedAfterFailure(const LlmRequestRecord& q) {
+  return q.retried && q.outcome != "ok" && q.outcome != "cut_off";
+}
+
 // A whole call's usage: every request it sent.
 kiln::v1::Usage UsageOf(const LlmResult& r) {
   kiln::v1::Usage u = ToUsage(r.usage);
@@ -90,7 +96,7 @@ kiln::v1::Usage UsageOf(const LlmResult& r) {
   u.set_rate_limited(r.rate_limited);
   u.set_cut_off(r.cut_off);
   int64_t retried = 0;
-  for (const LlmRequestRecord& q : r.requests) retried += q.retried ? 1 : 0;
+  for (const LlmRequestRecord& q : r.requests) retried += RetriedAfterFailure(q) ? 1 : 0;
   u.set_retried_requests(retried);
   return u;
 }
@@ -100,7 +106,7 @@ kiln::v1::Usage UsageOf(const LlmRequestRecord& q) {
   kiln::v1::Usage u = ToUsage(q.usage);
   u.set_requests(1);
   u.set_rate_limited(q.outcome == "rate_limited" ? 1 : 0);
-  u.set_retried_requests(q.retried ? 1 : 0);
+  u.set_retried_requests(RetriedAfterFailure(q) ? 1 : 0);
   u.set_cut_off(q.outcome == "cut_off" ? 1 : 0);
   return u;
 }
