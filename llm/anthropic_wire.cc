@@ -22,6 +22,7 @@ class AnthropicDecoder : public StreamDecoder {
   absl::Status OnEvent(const SseEvent& event, std::string* text) override {
     const json j = json::parse(event.data, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
+      error_outcome_ = "server_error";
       return absl::UnavailableError(
           absl::StrCat("unreadable stream event: ", event.data.substr(0, 200)));
     }
@@ -58,6 +59,9 @@ class AnthropicDecoder : public StreamDecoder {
       const json& e = j.contains("error") ? j["error"] : j;
       const std::string etype = e.value("type", "error");
       const std::string msg = absl::StrCat(etype, ": ", e.value("message", ""));
+      error_outcome_ = etype == "overloaded_error"        ? "overloaded"
+                       : etype == "invalid_request_error" ? "error"
+                                                          : "server_error";
       // Overload and api errors mid-stream are transient.
       return etype == "invalid_request_error" ? absl::InvalidArgumentError(msg)
                                               : absl::UnavailableError(msg);

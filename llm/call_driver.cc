@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/types/optional.h"
 
 namespace kiln {
 namespace {
@@ -86,13 +87,8 @@ class Driver : public std::enable_shared_from_this<Driver> {
   void Success(int attempt, AttemptSummary s) {
     if (attempt != attempt_ || done_) return;
     attempt_handle_.reset();
-    LlmRequestRecord rec;
-    rec.outcome = IsCutOff(s.finish_reason) ? "cut_off" : "ok";
-    rec.http_status = s.http_status;
-    rec.request_id = s.http_request_id;
-    rec.response_id = s.request_id;
-    rec.usage = s.usage;
-    Record(std::move(rec));
+    Record(RequestRecord(IsCutOff(s.finish_reason) ? "cut_off" : "ok", s.http_status,
+                         s.http_request_id, s.request_id, s.usage));
     result_.usage += s.usage;
     result_.request_id = std::move(s.request_id);
     result_.http_request_id = std::move(s.http_request_id);
@@ -109,33 +105,24 @@ class Driver : public std::enable_shared_from_this<Driver> {
     attempt_handle_.reset();
     if (e.rate_limited) ++result_.rate_limited;
     result_.usage += e.usage;
-    const bool retry = e.retryable && !delivered_ &&
-                       result_.attempts < policy_.max_attempts &&
-                       e.retry_after <= policy_.max_retry_after;
-    LlmRequestRecord rec;
-    rec.outcome = e.outcome;
-    rec.http_status = e.http_status;
-    rec.request_id = e.request_id;
-    rec.response_id = e.response_id;
-    rec.usage = e.usage;
-    rec.error = std::string(e.status.message());
-    rec.retried = retry;
-    Record(std::move(rec));
+    // The status the call ends with; none: it is tried again.
+    absl::optional<absl::Status> end;
     if (!e.retryable || delivered_) {
-      Finish(WithRequestId(e.status, e.request_id));
-      return;
+      end = e.status;
+    } else if (result_.attempts >= policy_.max_attempts) {
+      end = Exhausted(e);
+    } else if (e.retry_after > policy_.max_retry_after) {
+      end = absl::ResourceExhaustedError(absl::StrCat(
+          e.status.message(), " (Retry-After ", absl::FormatDuration(e.retry_after),
+          " is beyond the limit of ", absl::FormatDuration(policy_.max_retry_after), ")"));
     }
-    if (result_.attempts >= policy_.max_attempts) {
-      Finish(WithRequestId(Exhausted(e), e.request_id));
-      return;
-    }
-    if (e.retry_after > policy_.max_retry_after) {
-      Finish(WithRequestId(
-          absl::ResourceExhaustedError(absl::StrCat(
-              e.status.message(), " (Retry-After ",
-              absl::FormatDuration(e.retry_after), " is beyond the limit of ",
-              absl::FormatDuration(policy_.max_retry_after), ")")),
-          e.request_id));
+    LlmRequestRecord rec = RequestRecord(e.outcome, e.http_status, e.request_id,
+                                         e.response_id, e.usage);
+    rec.error = std::string(e.status.message());
+    rec.retried = !end.has_value();
+    Record(std::move(rec));
+    if (end) {
+      Finish(WithRequestId(*end, e.request_id));
       return;
     }
     std::uniform_real_distribution<double> unit(0, 1);
@@ -156,6 +143,18 @@ class Driver : public std::enable_shared_from_this<Driver> {
   static absl::Status WithRequestId(const absl::Status& s, const std::string& id) {
     if (id.empty()) return s;
     return absl::Status(s.code(), absl::StrCat(s.message(), " (request id ", id, ")"));
+  }
+
+  static LlmRequestRecord RequestRecord(std::string outcome, int http_status,
+                                        std::string request_id, std::string response_id,
+                                        const TokenCounts& usage) {
+    LlmRequestRecord rec;
+    rec.outcome = std::move(outcome);
+    rec.http_status = http_status;
+    rec.request_id = std::move(request_id);
+    rec.response_id = std::move(response_id);
+    rec.usage = usage;
+    return rec;
   }
 
   void Record(LlmRequestRecord rec) {

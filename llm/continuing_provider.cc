@@ -85,9 +85,7 @@ class ContinuingProvider::Call : public LlmCall,
     inner.on_retry = cb_.on_retry;
     inner.on_request = [self](const LlmRequestRecord& r) {
       LlmRequestRecord rec = r;
-      if (rec.outcome == "cut_off" && self->pieces_ <= self->owner_->options_.max_continuations) {
-        rec.retried = true;  // a continuation follows
-      }
+      if (rec.outcome == "cut_off" && self->MayContinue()) rec.retried = true;
       if (self->cb_.on_request) self->cb_.on_request(rec);
     };
     inner.on_done = [self](absl::StatusOr<LlmResult> r) { self->Piece(std::move(r)); };
@@ -110,11 +108,13 @@ class ContinuingProvider::Call : public LlmCall,
       result_ = *std::move(r);
       result_.cut_off = cut ? 1 : 0;
     } else {
-      const std::string joined = JoinContinuation(result_.text, r->text, prefill);
-      const std::string added =
-          absl::StartsWith(joined, result_.text) ? joined.substr(result_.text.size()) : "";
-      if (!added.empty() && cb_.on_delta) cb_.on_delta(added);
-      result_.text = joined;
+      // The joined text starts with the partial reply as the continuation
+      // prompt carried it; what follows is new.
+      const size_t sent = ContinuationPartial(result_.text, prefill).size();
+      result_.text = JoinContinuation(result_.text, r->text, prefill);
+      if (result_.text.size() > sent && cb_.on_delta) {
+        cb_.on_delta(absl::string_view(result_.text).substr(sent));
+      }
       result_.usage += r->usage;
       result_.attempts += r->attempts;
       result_.rate_limited += r->rate_limited;
@@ -130,7 +130,7 @@ class ContinuingProvider::Call : public LlmCall,
       MutexLock l(&mu_);
       if (cancelled_) return Done(absl::CancelledError("LLM call cancelled"));
     }
-    if (pieces_ > owner_->options_.max_continuations) {
+    if (!MayContinue()) {
       return Done(absl::OutOfRangeError(absl::StrCat(
           "output cut off at ", result_.usage.output, " tokens (", result_.finish_reason,
           ")", pieces_ > 1 ? absl::StrCat(" after ", pieces_ - 1, " continuation",
@@ -140,6 +140,10 @@ class ContinuingProvider::Call : public LlmCall,
     const int32_t cap = std::max(original_.max_output_tokens(), max_output_);
     Launch(ContinuationPrompt(original_, result_.text, prefill, cap));
   }
+
+  // Whether a cut-off piece may still be continued (the requests started so
+  // far are the first and its continuations).
+  bool MayContinue() const { return pieces_ <= owner_->options_.max_continuations; }
 
   void Done(absl::StatusOr<LlmResult> r) {
     StreamCallbacks cb = std::move(cb_);

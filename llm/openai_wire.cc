@@ -19,10 +19,12 @@ class OpenAiDecoder : public StreamDecoder {
     }
     const json j = json::parse(event.data, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
+      error_outcome_ = "server_error";
       return absl::UnavailableError(
           absl::StrCat("unreadable stream chunk: ", event.data.substr(0, 200)));
     }
     if (j.contains("error")) {
+      error_outcome_ = "server_error";
       const json& e = j["error"];
       return absl::UnavailableError(
           absl::StrCat("provider error mid-stream: ",

@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace kiln {
@@ -61,9 +60,7 @@ bool ResponseReader::OnBody(absl::string_view bytes) {
       AttemptError err;
       err.status = absl::Status(s.code(), key_->Scrub(s.message()));
       err.retryable = s.code() == absl::StatusCode::kUnavailable;
-      err.outcome = absl::StrContains(s.message(), "overloaded") ? "overloaded"
-                    : err.retryable                              ? "server_error"
-                                                                 : "error";
+      err.outcome = decoder_->error_outcome();
       Fail(std::move(err));
       return;
     }

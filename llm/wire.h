@@ -35,10 +35,14 @@ class StreamDecoder {
   // without message_stop, which the official SDKs accept.
   virtual bool CompleteAtEnd() const { return done_; }
   const AttemptSummary& summary() const { return summary_; }
+  // After OnEvent failed: the LlmRequestRecord outcome of the error event
+  // ("overloaded", "server_error", "error").
+  const std::string& error_outcome() const { return error_outcome_; }
 
  protected:
   AttemptSummary summary_;
   bool done_ = false;
+  std::string error_outcome_ = "error";
 };
 
 // What a provider's error body says.
