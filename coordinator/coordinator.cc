@@ -330,6 +330,7 @@ void Coordinator::DrainSchedulerEvents() {
         AddEvent(*b, JobChangedEvent(JobProto(job, b->record.batch().id(), next, js), js.name));
       }
     } else if (IsTerminal(e.state)) {
+      ready_keys_.erase(e.task_id);
       kiln::v1::Task& rec = TaskRecord(e.task_id);
       rec.set_state(e.state);
       const absl::Time now = clock_->Now();

@@ -317,6 +317,11 @@ class Coordinator {
   std::unordered_map<std::string, std::string> leader_key_;
   // Per job: (files in its spec, JobInputsDigest) for action keys.
   std::unordered_map<std::string, std::pair<int, std::string>> job_digest_;
+  // Ready tasks' action keys, by task id, with the model they were computed
+  // for: a READY task's inputs are final, but the scheduler asks about the
+  // head of every job at each dispatch, and a rate-limited job's head waits
+  // through many. Dropped when the task is leased or ends.
+  std::unordered_map<std::string, std::pair<std::string, std::string>> ready_keys_;
   // When tasks became ready, until their record is next written.
   std::unordered_map<std::string, absl::Time> ready_since_;
   // Per job: file path -> index in its spec.

@@ -268,7 +268,13 @@ bool Coordinator::DispatchTo(SessionRec& s, int max) {
     if (it != looked.end()) return it->second;
     Looked l;
     l.info = *scheduler_.Task(task_id);
-    l.key = KeyFor(l.info, *scheduler_.JobSpecOf(l.info.job_id));
+    auto memo = ready_keys_.find(task_id);
+    if (memo != ready_keys_.end() && memo->second.first == l.info.model) {
+      l.key = memo->second.second;
+    } else {
+      l.key = KeyFor(l.info, *scheduler_.JobSpecOf(l.info.job_id));
+      ready_keys_[task_id] = {l.info.model, l.key};
+    }
     l.cached = cache_.Lookup(l.key);
     return looked.emplace(task_id, std::move(l)).first->second;
   };
@@ -283,6 +289,7 @@ bool Coordinator::DispatchTo(SessionRec& s, int max) {
   bool assigned = false;
   for (const Dispatched& d : ds) {
     const Looked& l = look(d.task_id);
+    ready_keys_.erase(d.task_id);  // leased: its next attempt asks afresh
     const TaskInfo* info = &l.info;
     const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(d.job_id);
     const std::string& key = l.key;
