@@ -423,6 +423,11 @@ absl::Status Coordinator::Commit() {
     stats_.commits++;
   }
   batch_.Clear();
+  // Results written to the result cache: earlier misses may hit now.
+  if (cache_added_) {
+    ++cache_generation_;
+    cache_added_ = false;
+  }
   if (status.ok()) {
     std::set<BatchState*> notify;
     notify.swap(notify_);

@@ -318,10 +318,22 @@ class Coordinator {
   // Per job: (files in its spec, JobInputsDigest) for action keys.
   std::unordered_map<std::string, std::pair<int, std::string>> job_digest_;
   // Ready tasks' action keys, by task id, with the model they were computed
-  // for: a READY task's inputs are final, but the scheduler asks about the
-  // head of every job at each dispatch, and a rate-limited job's head waits
-  // through many. Dropped when the task is leased or ends.
-  std::unordered_map<std::string, std::pair<std::string, std::string>> ready_keys_;
+  // for, and the cache generation of their last miss: a READY task's inputs
+  // are final, but the scheduler asks about the head of every job at each
+  // dispatch, and a rate-limited job's head waits through many. Dropped when
+  // the task is leased or ends.
+  struct ReadyKey {
+    std::string model;
+    std::string key;
+    // The cache_generation_ in which the result cache had no entry for it
+    // (0: not looked up; generations start at 1).
+    uint64_t missed_in = 0;
+  };
+  std::unordered_map<std::string, ReadyKey> ready_keys_;
+  // Counts the commits that added results to the result cache: until the
+  // next one, a key that missed misses.
+  uint64_t cache_generation_ = 1;
+  bool cache_added_ = false;
   // When tasks became ready, until their record is next written.
   std::unordered_map<std::string, absl::Time> ready_since_;
   // Per job: file path -> index in its spec.

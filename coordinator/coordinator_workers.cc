@@ -255,27 +255,29 @@ bool Coordinator::DispatchTo(SessionRec& s, int max) {
   // The scheduler asks before it spends anything on a task: whether this
   // worker runs its model, and whether the result cache or a call in flight
   // answers it (those are leased unpaced and take no slot).
-  // The task and its action key, computed once: asked for in the filter,
-  // used below.
+  // The task's action key and cached outcome, looked up once per call:
+  // asked for in the filter, used below.
   struct Looked {
-    TaskInfo info;
     std::string key;
-    absl::optional<kiln::v1::CachedResult> cached;  // one store read
+    absl::optional<kiln::v1::CachedResult> cached;
   };
   std::unordered_map<std::string, Looked> looked;
   auto look = [this, &looked](const std::string& task_id) -> const Looked& {
     auto it = looked.find(task_id);
     if (it != looked.end()) return it->second;
     Looked l;
-    l.info = *scheduler_.Task(task_id);
-    auto memo = ready_keys_.find(task_id);
-    if (memo != ready_keys_.end() && memo->second.first == l.info.model) {
-      l.key = memo->second.second;
-    } else {
-      l.key = KeyFor(l.info, *scheduler_.JobSpecOf(l.info.job_id));
-      ready_keys_[task_id] = {l.info.model, l.key};
+    ReadyKey& rk = ready_keys_[task_id];
+    const std::string model = scheduler_.TaskModel(task_id);
+    if (rk.key.empty() || rk.model != model) {
+      const absl::optional<TaskInfo> info = scheduler_.Task(task_id);
+      rk = ReadyKey{model, KeyFor(*info, *scheduler_.JobSpecOf(info->job_id)), 0};
     }
-    l.cached = cache_.Lookup(l.key);
+    l.key = rk.key;
+    // A miss stays a miss until a commit adds results to the cache.
+    if (rk.missed_in != cache_generation_) {
+      l.cached = cache_.Lookup(l.key);
+      if (!l.cached) rk.missed_in = cache_generation_;
+    }
     return looked.emplace(task_id, std::move(l)).first->second;
   };
   DispatchFilter filter;
@@ -290,7 +292,7 @@ bool Coordinator::DispatchTo(SessionRec& s, int max) {
   for (const Dispatched& d : ds) {
     const Looked& l = look(d.task_id);
     ready_keys_.erase(d.task_id);  // leased: its next attempt asks afresh
-    const TaskInfo* info = &l.info;
+    const absl::optional<TaskInfo> info = scheduler_.Task(d.task_id);
     const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(d.job_id);
     const std::string& key = l.key;
     if (l.cached) {
@@ -416,6 +418,7 @@ void Coordinator::ApplyResult(const std::string& task_id, int64_t attempt,
   cached.set_cost_usd(logged.cost_usd());
   cached.set_task_id(task_id);
   cache_.AddTo(&batch_, key, cached);
+  cache_added_ = true;
   for (const auto& [f, a] : followers) CompleteFromCache(f, a, cached, true);
 }
 
