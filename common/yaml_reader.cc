@@ -9,6 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/utf8.h"
+#include "yaml-cpp/depthguard.h"
 
 namespace kiln {
 namespace {
@@ -96,6 +98,12 @@ std::string FieldPath(absl::string_view parent, int index) {
 }
 
 absl::optional<YAML::Node> YamlReader::Load(absl::string_view text) {
+  // yaml-cpp takes bytes as they come: a value that is not UTF-8 would pass
+  // here and fail far away (protobuf refuses such strings).
+  if (absl::optional<Utf8Error> bad = FindInvalidUtf8(text)) {
+    ProblemAt(bad->line, bad->column, "", bad->Message());
+    return absl::nullopt;
+  }
   try {
     YAML::Node root = YAML::Load(std::string(text));
     if (!root.IsDefined() || root.IsNull()) {
@@ -103,6 +111,12 @@ absl::optional<YAML::Node> YamlReader::Load(absl::string_view text) {
       return absl::nullopt;
     }
     return root;
+  } catch (const YAML::DeepRecursion& e) {
+    ProblemAt(e.mark.is_null() ? 0 : e.mark.line + 1,
+              e.mark.is_null() ? 0 : e.mark.column + 1, "",
+              absl::StrCat("invalid YAML: nested deeper than ", e.depth() - 1,
+                           " levels (the parser's limit)"));
+    return absl::nullopt;
   } catch (const YAML::Exception& e) {
     ProblemAt(e.mark.is_null() ? 0 : e.mark.line + 1,
               e.mark.is_null() ? 0 : e.mark.column + 1, "",

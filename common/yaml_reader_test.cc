@@ -14,6 +14,24 @@ TEST(YamlReader, SyntaxErrorsCarryTheLine) {
   EXPECT_NE(r.problems()[0].message.find("invalid YAML"), std::string::npos);
 }
 
+TEST(YamlReader, InvalidUtf8IsAProblemAtItsLineAndColumn) {
+  YamlReader r("u.yaml");
+  EXPECT_FALSE(r.Load("name: x\ninstructions: \"caf\xE9\"\n").has_value());
+  ASSERT_EQ(r.problems().size(), 1u);
+  EXPECT_EQ(r.problems()[0].ToString(),
+            "u.yaml:2:19: invalid UTF-8 (byte 0xE9 at offset 26)");
+}
+
+TEST(YamlReader, DeepNestingNamesTheLimit) {
+  YamlReader r("d.yaml");
+  EXPECT_FALSE(r.Load("a: " + std::string(3000, '[') + std::string(3000, ']'))
+                   .has_value());
+  ASSERT_EQ(r.problems().size(), 1u);
+  EXPECT_NE(r.problems()[0].message.find("nested deeper than 499 levels"),
+            std::string::npos)
+      << r.problems()[0].message;
+}
+
 TEST(YamlReader, EmptyDocumentIsAProblem) {
   YamlReader r("e.yaml");
   EXPECT_FALSE(r.Load("# only a comment\n").has_value());
