@@ -26,6 +26,8 @@ int FailTo(std::ostream& err, const absl::Status& status) {
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kOutOfRange:
       return kExitUsage;
+    case absl::StatusCode::kResourceExhausted:
+      return kExitRefused;
     default:
       return kExitCoordinator;
   }
@@ -75,6 +77,7 @@ absl::StatusOr<std::unique_ptr<Client>> Connect(const Ctx& c,
     o.state_dir = state_dir;
     o.workers = 0;
     o.permits = c.settings.Get("permits");
+    o.min_free_mib = c.settings.Int("min_free_mib");
     absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(o, models);
     if (!cluster.ok()) return cluster.status();
     *offline = std::move(*cluster);

@@ -31,6 +31,8 @@ namespace cli {
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitCoordinator = 3;
+// The coordinator cannot take the work now (its state disk is full).
+inline constexpr int kExitRefused = 4;
 inline constexpr int kExitInterrupted = 130;
 
 struct Ctx {

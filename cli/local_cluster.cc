@@ -76,7 +76,11 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
     worker_tracer = options.telemetry->NewTracer("kiln-worker");
   }
 
-  auto store = Store::Open(options.state_dir + "/coordinator");
+  co.min_free_bytes = static_cast<uint64_t>(options.min_free_mib) << 20;
+  co.max_batch_tasks = options.max_batch_tasks;
+  StoreOptions store_options;
+  store_options.reserve_bytes = co.min_free_bytes / 4;
+  auto store = Store::Open(options.state_dir + "/coordinator", store_options);
   if (!store.ok()) {
     if (absl::IsUnavailable(store.status())) {
       absl::StatusOr<Endpoint> other = FindLocalEndpoint(options.state_dir);

@@ -39,6 +39,11 @@ struct LocalClusterOptions {
   int build_slots = 0;
   // "compile=2,link=1"
   std::string permits = "compile=2";
+  // Submissions are refused below this much free space on the state
+  // directory's filesystem (CoordinatorOptions::min_free_bytes); 0: none.
+  int64_t min_free_mib = 256;
+  // The largest batch, in tasks, the coordinator admits.
+  int64_t max_batch_tasks = 100000;
   std::string sandbox = "bwrap";
   ProviderConfig provider;
   // The CLI's tracing (not owned; null: none): the coordinator's and the

@@ -252,6 +252,8 @@ LocalClusterOptions EmbeddedOptions(const Settings& s) {
   o.llm_slots = s.Int("llm_slots");
   o.build_slots = s.Int("build_slots");
   o.permits = s.Get("permits");
+  o.min_free_mib = s.Int("min_free_mib");
+  o.max_batch_tasks = s.Int("max_batch_tasks");
   o.sandbox = s.Get("sandbox");
   o.provider.kind = s.Get("provider");
   o.provider.base_url = s.Get("base_url");

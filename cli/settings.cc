@@ -55,6 +55,15 @@ std::vector<SettingSpec> BuildSettings() {
       {"permits", T::kString, "NAME=N,...", absl::StrCat("compile=", cores),
        "permits of the embedded coordinator's semaphores (checks and builds take "
        "`compile`)"},
+      {"min_free_mib", T::kInt, "MIB", "256",
+       "the embedded coordinator refuses submissions while its state directory's "
+       "filesystem has less than this free, and stops writing (reads go on) below a "
+       "quarter of it; 0: no checks",
+       {}, 0, 1 << 30},
+      {"max_batch_tasks", T::kInt, "N", "100000",
+       "the embedded coordinator refuses a batch of more tasks than this (matrix "
+       "expanded)",
+       {}, 1, 100000000},
       {"sandbox", T::kChoice, "KIND", "bwrap",
        "how embedded workers run checks: bwrap (no network, read-only outside the "
        "worktree) or none (limits only)",

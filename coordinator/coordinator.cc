@@ -62,7 +62,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Open(
 absl::Status Coordinator::Load() {
   auto epoch = store_->Get(Cf::kMeta, kEpochKey);
   epoch_ = (epoch.ok() ? static_cast<int64_t>(DecodeU64(*epoch)) : 0) + 1;
-  {
+  // Read-only (a full disk at the start): the state is served as it is.
+  const bool writable = !store_->read_only();
+  if (writable) {
     rocksdb::WriteBatch wb;
     wb.Put(store_->cf(Cf::kMeta), kEpochKey, EncodeU64(epoch_));
     KILN_RETURN_IF_ERROR(store_->Write(&wb, /*sync=*/true));
@@ -158,7 +160,9 @@ absl::Status Coordinator::Load() {
         return true;
       }));
   (void)scheduler_.TakeEvents();
-  if (stale.Count() > 0) KILN_RETURN_IF_ERROR(store_->Write(&stale, true));
+  if (writable && stale.Count() > 0) {
+    KILN_RETURN_IF_ERROR(store_->Write(&stale, true));
+  }
   return absl::OkStatus();
 }
 
@@ -438,6 +442,15 @@ absl::Status Coordinator::Commit() {
     }
   } else {
     notify_.clear();
+    // Nothing can be made durable: workers keep their results until a
+    // coordinator that can write takes them.
+    std::vector<std::string> ids;
+    for (const auto& [id, s] : sessions_) ids.push_back(id);
+    for (const std::string& id : ids) {
+      SessionSink* sink = sessions_[id]->sink;
+      CloseSession(id);
+      sink->Close(status);
+    }
   }
   std::vector<std::function<void(const absl::Status&)>> after;
   after.swap(after_commit_);
@@ -455,6 +468,10 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
 void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
                               const TraceContext& parent,
                               Done<kiln::v1::SubmitBatchResponse> done) {
+  if (absl::Status refused = AdmissionRefused(); !refused.ok()) {
+    done(refused);
+    return;
+  }
   if (!request.request_id().empty()) {
     auto it = request_ids_.find(request.request_id());
     if (it != request_ids_.end()) {
@@ -502,8 +519,26 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
   Reply(std::move(done), absl::StatusOr<kiln::v1::SubmitBatchResponse>(r));
 }
 
+absl::Status Coordinator::AdmissionRefused() const {
+  KILN_RETURN_IF_ERROR(store_->sticky_error());
+  if (options_.min_free_bytes == 0) return absl::OkStatus();
+  absl::StatusOr<uint64_t> free = store_->FreeBytes();
+  if (free.ok() && *free < options_.min_free_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "not admitting batches: the state directory ", store_->path(),
+        " has ", FormatBytes(*free), " free, less than the ",
+        FormatBytes(options_.min_free_bytes),
+        " floor (--min_free_mib); free some space"));
+  }
+  return absl::OkStatus();
+}
+
 void Coordinator::CancelBatch(const kiln::v1::CancelBatchRequest& request,
                               Done<kiln::v1::Batch> done) {
+  if (absl::Status refused = store_->sticky_error(); !refused.ok()) {
+    done(refused);
+    return;
+  }
   BatchState* b = FindBatch(request.batch_id());
   if (b == nullptr) {
     done(absl::NotFoundError(

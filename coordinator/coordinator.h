@@ -84,6 +84,12 @@ struct CoordinatorOptions {
   // Null: none are recorded, but a submitter's trace still reaches the
   // workers.
   Tracer* tracer = nullptr;
+  // A submission is refused (RESOURCE_EXHAUSTED) while the state
+  // directory's filesystem has less than this free; 0 checks nothing.
+  uint64_t min_free_bytes = 0;
+  // A batch of more tasks than this (its matrix expanded) is refused with
+  // the count; 0: no limit.
+  int64_t max_batch_tasks = 0;
 };
 
 // Where the core sends messages of one worker session. Implementations
@@ -124,6 +130,9 @@ class Coordinator {
   BlobStore* blobs() { return &blobs_; }
 
   // ---- JobService. `done` runs after the commit that made it durable.
+  // After a storage error (store.h: a full disk, or a read-only open) every
+  // call that would write is refused with that error and worker sessions
+  // are closed with it; reads go on.
   // INVALID_ARGUMENT naming the field (and its file:line:column when the
   // request carries `locations`) for a bad spec.
   // `parent` is the caller's span (its traceparent), if any: the batch's
@@ -225,6 +234,9 @@ class Coordinator {
               CoordinatorOptions options);
   absl::Status Load();
   absl::Status ReplayBatch(BatchState& b);
+  // Why a submission cannot be admitted now (a storage error, the disk
+  // below the free-space floor), or OK.
+  absl::Status AdmissionRefused() const;
 
   // Staging.
   // Runs `fn` after the next commit with its status.

@@ -37,6 +37,7 @@ kiln::v1::Lease Coordinator::LeaseProto(const std::string& task_id,
 
 absl::StatusOr<std::string> Coordinator::OpenSession(
     const kiln::v1::Register& request, SessionSink* sink) {
+  KILN_RETURN_IF_ERROR(store_->sticky_error());
   const auto& caps = request.capabilities();
   if (caps.llm_slots() < 0 || caps.build_slots() < 0) {
     return absl::InvalidArgumentError(
@@ -219,6 +220,8 @@ std::string Coordinator::KeyFor(const TaskInfo& info,
 }
 
 void Coordinator::Pump() {
+  // After a storage error nothing can be leased or requeued durably.
+  if (!store_->sticky_error().ok()) return;
   scheduler_.Tick();
   ExpireLeases();
   semaphores_.Expire();

@@ -46,6 +46,10 @@ ABSL_FLAG(double, time_scale, 1.0,
           "the providers are simulated this many times faster than real time "
           "(kiln_llmsim --time_scale): rate limits and cache TTLs are scaled to match");
 ABSL_FLAG(int64_t, max_blob_mib, 256, "largest blob a client may upload, MiB");
+ABSL_FLAG(int64_t, min_free_mib, 256,
+          "refuse submissions while the state directory's filesystem has less "
+          "than this free, MiB; writes stop (reads go on) below a quarter of "
+          "it, before the disk is full; 0: no checks");
 
 int main(int argc, char** argv) {
   using namespace kiln;
@@ -84,16 +88,26 @@ int main(int argc, char** argv) {
   if (absl::Status s = bin.StartTelemetry(); !s.ok()) return bin.Fail(s);
   options.tracer = bin.telemetry().NewTracer("kiln-coordinator");
 
-  auto store = Store::Open(absl::GetFlag(FLAGS_state_dir));
+  const int64_t min_free_mib = absl::GetFlag(FLAGS_min_free_mib);
+  if (min_free_mib < 0) return bin.Fail("--min_free_mib must not be negative");
+  options.min_free_bytes = static_cast<uint64_t>(min_free_mib) << 20;
+  StoreOptions store_options;
+  store_options.reserve_bytes = options.min_free_bytes / 4;
+  auto store = Store::Open(absl::GetFlag(FLAGS_state_dir), store_options);
   if (!store.ok()) return bin.Fail(store.status());
+  if (absl::Status full = (*store)->sticky_error(); !full.ok()) {
+    std::fprintf(stderr, "kiln_coordinator: %s\n",
+                 std::string(full.message()).c_str());
+  }
   auto srv = CoordinatorServer::Start(store->get(), RealClock(), &models,
                                       options, server);
   if (!srv.ok()) return bin.Fail(srv.status());
   if (const std::string pf = absl::GetFlag(FLAGS_port_file); !pf.empty()) {
     (void)WriteFileAtomically(pf, absl::StrCat((*srv)->port(), "\n"));
   }
-  std::printf("kiln_coordinator serving on port %d (state in %s, %s)\n",
+  std::printf("kiln_coordinator serving on port %d (state in %s%s, %s)\n",
               (*srv)->port(), absl::GetFlag(FLAGS_state_dir).c_str(),
+              (*store)->read_only() ? ", READ-ONLY" : "",
               server.auth_token.empty() ? "no token" : "token required");
   std::fflush(stdout);
   bin.WaitForStop();

@@ -95,7 +95,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", server.listen));
   }
-  impl->server_->GetHealthCheckService()->SetServingStatus(true);
+  // A store opened read-only (a full disk) serves reads but is not healthy.
+  impl->server_->GetHealthCheckService()->SetServingStatus(
+      store->sticky_error().ok());
   impl->StartLoop();
   return std::unique_ptr<CoordinatorServer>(
       new CoordinatorServer(std::move(impl)));

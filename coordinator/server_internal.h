@@ -8,6 +8,7 @@
 #ifndef KILN_COORDINATOR_SERVER_INTERNAL_H_
 #define KILN_COORDINATOR_SERVER_INTERNAL_H_
 
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "common/mutex.h"
 #include "coordinator/server.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/codegen/service_type.h"
 
 namespace kiln {
@@ -131,13 +133,23 @@ class CoordinatorServer::Impl {
       for (auto& fn : batch) fn(*core_);
       batch.clear();
       core_->Pump();
-      (void)core_->Commit();
+      NoteStorage(core_->Commit());
       if (stopping) return;
     }
   }
 
+  // After a storage error the health check says NOT_SERVING.
+  void NoteStorage(const absl::Status& committed) {
+    if (committed.ok() || unhealthy_ || server_ == nullptr) return;
+    unhealthy_ = true;
+    std::fprintf(stderr, "kiln_coordinator: %s\n",
+                 std::string(committed.message()).c_str());
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+
   Store* const store_;
   const Clock* const clock_;
+  bool unhealthy_ = false;
   std::unique_ptr<Coordinator> core_;
   const ServerOptions options_;
   Mutex mu_;

@@ -1,9 +1,16 @@
 #include "coordinator/store.h"
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/rocksdb_status.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -37,11 +44,82 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   return o;
 }
 
+bool DatabaseExists(const std::string& path) {
+  struct stat st;
+  return ::stat((path + "/CURRENT").c_str(), &st) == 0;
+}
+
+// Bytes of the write-ahead logs in `path`: opening the database writes them
+// again, as a table file.
+uint64_t LogBytes(const std::string& path) {
+  std::error_code ec;
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+    if (e.path().extension() == ".log") {
+      const auto n = e.file_size(ec);
+      if (!ec) total += n;
+    }
+  }
+  return total;
+}
+
 }  // namespace
+
+absl::StatusOr<uint64_t> FilesystemFreeBytes(const std::string& path) {
+  // The directory may not exist yet: ask its nearest existing parent.
+  std::string dir = path.empty() ? "." : path;
+  struct statvfs st;
+  while (::statvfs(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      return absl::InternalError(
+          absl::StrCat("statvfs ", dir, ": ", std::strerror(errno)));
+    }
+    const size_t slash = dir.find_last_of('/');
+    if (slash == std::string::npos) {
+      dir = ".";
+    } else if (slash == 0) {
+      dir = "/";
+    } else {
+      dir.resize(slash);
+    }
+  }
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " bytes");
+  if (bytes < (1u << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
+  if (bytes < (1u << 30)) {
+    return absl::StrFormat("%.1f MiB", bytes / double(1 << 20));
+  }
+  return absl::StrFormat("%.1f GiB", bytes / double(1 << 30));
+}
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    StoreOptions options) {
+  std::unique_ptr<Store> store(new Store());
+  store->path_ = path;
+  store->options_ = options;
+  if (!options.free_bytes) store->options_.free_bytes = FilesystemFreeBytes;
+  // A full disk: serve what is there, read-only (RocksDB would abort while
+  // recovering its log), or say in one line why there is nothing to serve.
+  if (!options.read_only && options.reserve_bytes > 0) {
+    absl::StatusOr<uint64_t> free = store->FreeBytes();
+    if (free.ok() && *free < options.reserve_bytes + LogBytes(path)) {
+      absl::Status full = store->OutOfSpace(*free, "opened read-only");
+      if (!DatabaseExists(path)) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "cannot create the state directory ", path, ": ",
+            FormatBytes(*free), " free, less than the ",
+            FormatBytes(options.reserve_bytes), " it must keep free"));
+      }
+      options.read_only = true;
+      store->sticky_ = full;
+    }
+  }
+  store->read_only_ = options.read_only;
   rocksdb::DBOptions db_options;
+  if (options.env != nullptr) db_options.env = options.env;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
@@ -73,9 +151,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     return absl::Status(status.code(),
                         absl::StrCat("opening ", path, ": ", status.message()));
   }
-  std::unique_ptr<Store> store(new Store());
   store->db_.reset(db);
-  store->options_ = options;
   for (int i = 0; i < kNumCfs; ++i) store->handles_[i] = handles[i];
   return store;
 }
@@ -93,11 +169,26 @@ absl::Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
     MutexLock l(&mu_);
     if (!sticky_.ok()) return sticky_;
   }
+  if (options_.reserve_bytes > 0) {
+    // The write goes to the log now and to a table file at the next flush.
+    absl::StatusOr<uint64_t> free = FreeBytes();
+    const uint64_t need = options_.reserve_bytes + 2 * batch->GetDataSize();
+    if (free.ok() && *free < need) {
+      absl::Status full = OutOfSpace(*free, "writes are refused");
+      MutexLock l(&mu_);
+      if (sticky_.ok()) sticky_ = full;
+      return sticky_;
+    }
+  }
   rocksdb::WriteOptions wo;
   wo.sync = sync && options_.sync;
   rocksdb::Status s = db_->Write(wo, batch);
   if (s.ok()) return absl::OkStatus();
   absl::Status status = FromRocksDbStatus(s);
+  if (s.IsNoSpace()) {
+    absl::StatusOr<uint64_t> free = FreeBytes();
+    status = OutOfSpace(free.ok() ? *free : 0, "writes are refused");
+  }
   MutexLock l(&mu_);
   if (sticky_.ok()) sticky_ = status;
   return sticky_;
@@ -128,6 +219,19 @@ absl::Status Store::Scan(
     }
   }
   return FromRocksDbStatus(it->status());
+}
+
+absl::StatusOr<uint64_t> Store::FreeBytes() const {
+  return options_.free_bytes(path_);
+}
+
+absl::Status Store::OutOfSpace(uint64_t free, absl::string_view what) const {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the state directory ", path_, " is full: ", FormatBytes(free),
+      " free, less than the ", FormatBytes(options_.reserve_bytes),
+      " it must keep free; ", what,
+      " (reads are still served) until there is room and the coordinator "
+      "restarts"));
 }
 
 absl::Status Store::sticky_error() const {

@@ -9,6 +9,13 @@
 //
 // A storage error is sticky: after the first failed write every later Write
 // returns the same error, and the coordinator reports itself unhealthy.
+//
+// A full disk is refused before RocksDB meets it (RocksDB aborts the process
+// when a synced write-ahead log it failed to append to is synced again, and
+// again at every restart on the full disk): a write that would leave less
+// than `reserve_bytes` free is refused with RESOURCE_EXHAUSTED naming the
+// directory and its free space, and a database opened with less than that
+// free is opened read-only, with that error sticky from the start.
 #ifndef KILN_COORDINATOR_STORE_H_
 #define KILN_COORDINATOR_STORE_H_
 
@@ -49,7 +56,23 @@ struct StoreOptions {
   // fsync the write-ahead log on Write(sync=true). Off only in tests that
   // never crash the process.
   bool sync = true;
+  // Free bytes a write must leave on the state directory's filesystem; 0
+  // checks nothing (RocksDB's own out-of-space error is still mapped to
+  // RESOURCE_EXHAUSTED).
+  uint64_t reserve_bytes = 0;
+  // The free bytes of the filesystem holding `path` (statvfs when unset).
+  // Tests fake a filling disk with it.
+  std::function<absl::StatusOr<uint64_t>(const std::string& path)> free_bytes;
+  // RocksDB's environment (tests inject a failing filesystem); the default
+  // when null.
+  rocksdb::Env* env = nullptr;
 };
+
+// The free bytes of the filesystem holding `path` (statvfs).
+absl::StatusOr<uint64_t> FilesystemFreeBytes(const std::string& path);
+
+// "12.5 MiB", for messages about space.
+std::string FormatBytes(uint64_t bytes);
 
 class Store {
  public:
@@ -83,6 +106,15 @@ class Store {
   // The first error a Write met, or OK.
   absl::Status sticky_error() const;
 
+  // True when the database was opened read-only (asked for, or the disk was
+  // full at Open).
+  bool read_only() const { return read_only_; }
+
+  // Free bytes on the state directory's filesystem now.
+  absl::StatusOr<uint64_t> FreeBytes() const;
+
+  const std::string& path() const { return path_; }
+
   // Bytes of memtables and block cache held, for memory accounting.
   uint64_t MemoryUsage() const;
 
@@ -91,7 +123,12 @@ class Store {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kNumCfs> handles_{};
+  // RESOURCE_EXHAUSTED: the directory, its free space and why.
+  absl::Status OutOfSpace(uint64_t free, absl::string_view what) const;
+
   StoreOptions options_;
+  std::string path_;
+  bool read_only_ = false;
   mutable Mutex mu_;
   absl::Status sticky_ ABSL_GUARDED_BY(mu_);
 };

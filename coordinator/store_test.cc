@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/blob_store.h"
+#include "coordinator/limited_fs.h"
 #include "gtest/gtest.h"
 
 namespace kiln {
@@ -31,6 +32,116 @@ TEST(StoreTest, WritesAreAtomicAndSurviveReopening) {
   EXPECT_EQ(*(*store)->Get(Cf::kTasks, "b/j/0"), "task");
   EXPECT_EQ((*store)->Get(Cf::kBatches, "b/j/0").status().code(),
             absl::StatusCode::kNotFound);  // families are separate
+}
+
+// A store on a filesystem of `fs`'s capacity that keeps `reserve` free.
+StoreOptions OnLimitedDisk(const std::shared_ptr<LimitedFileSystem>& fs,
+                           rocksdb::Env* env, uint64_t reserve) {
+  StoreOptions o;
+  o.env = env;
+  o.reserve_bytes = reserve;
+  o.free_bytes = [fs](const std::string&) -> absl::StatusOr<uint64_t> {
+    return fs->free_bytes();
+  };
+  return o;
+}
+
+TEST(StoreTest, AFullDiskRefusesWritesStickilyServesReadsAndLosesNothing) {
+  const std::string dir = Dir("full");
+  auto fs = std::make_shared<LimitedFileSystem>(4 << 20);
+  auto env = NewLimitedEnv(fs);
+  const StoreOptions options = OnLimitedDisk(fs, env.get(), 1 << 20);
+  const std::string value(64 << 10, 'v');
+  int acknowledged = 0;
+  absl::Status refused;
+  {
+    auto store = Store::Open(dir, options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < 200; ++i) {
+      rocksdb::WriteBatch wb;
+      wb.Put((*store)->cf(Cf::kBlobs), absl::StrCat("k", i), value);
+      refused = (*store)->Write(&wb, /*sync=*/true);
+      if (!refused.ok()) break;
+      ++acknowledged;
+    }
+    ASSERT_GT(acknowledged, 10);
+    ASSERT_LT(acknowledged, 200);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_NE(refused.message().find(dir), std::string::npos) << refused;
+    EXPECT_NE(refused.message().find("iB free, less than the 1.0 MiB"),
+              std::string::npos)
+        << refused;
+    // Sticky: a small write is refused too, reads go on.
+    rocksdb::WriteBatch small;
+    small.Put((*store)->cf(Cf::kMeta), "x", "1");
+    EXPECT_EQ((*store)->Write(&small, true).code(),
+              absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ((*store)->sticky_error().code(),
+              absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(*(*store)->Get(Cf::kBlobs, "k0"), value);
+    // RocksDB itself never met the full disk.
+    EXPECT_EQ(fs->refused_appends(), 0);
+  }
+  {
+    // A restart on the still-full disk is read-only.
+    auto store = Store::Open(dir, options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_TRUE((*store)->read_only());
+    EXPECT_EQ((*store)->sticky_error().code(),
+              absl::StatusCode::kResourceExhausted);
+    EXPECT_NE((*store)->sticky_error().message().find("opened read-only"),
+              std::string::npos);
+    EXPECT_EQ(*(*store)->Get(Cf::kBlobs, absl::StrCat("k", acknowledged - 1)),
+              value);
+    rocksdb::WriteBatch wb;
+    wb.Put((*store)->cf(Cf::kMeta), "x", "1");
+    EXPECT_EQ((*store)->Write(&wb, true).code(),
+              absl::StatusCode::kResourceExhausted);
+  }
+  // Room again: everything acknowledged is there, and writes work.
+  fs->set_capacity(64 << 20);
+  auto store = Store::Open(dir, options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_FALSE((*store)->read_only());
+  for (int i = 0; i < acknowledged; ++i) {
+    EXPECT_TRUE((*store)->Get(Cf::kBlobs, absl::StrCat("k", i)).ok()) << i;
+  }
+  rocksdb::WriteBatch wb;
+  wb.Put((*store)->cf(Cf::kMeta), "x", "1");
+  EXPECT_TRUE((*store)->Write(&wb, true).ok());
+}
+
+TEST(StoreTest, NoDatabaseOnAFullDiskIsOneClearError) {
+  const std::string dir = Dir("full-new");
+  auto fs = std::make_shared<LimitedFileSystem>(100 << 10);
+  auto env = NewLimitedEnv(fs);
+  auto store = Store::Open(dir, OnLimitedDisk(fs, env.get(), 1 << 20));
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(store.status().message().find("cannot create the state directory " + dir),
+            std::string::npos)
+      << store.status();
+}
+
+TEST(StoreTest, RocksDbsOwnOutOfSpaceErrorIsResourceExhaustedAndSticky) {
+  const std::string dir = Dir("enospc");
+  auto fs = std::make_shared<LimitedFileSystem>(2 << 20);
+  auto env = NewLimitedEnv(fs);
+  auto store = Store::Open(dir, OnLimitedDisk(fs, env.get(), /*reserve=*/0));
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string value(64 << 10, 'v');
+  absl::Status s;
+  for (int i = 0; i < 100 && s.ok(); ++i) {
+    rocksdb::WriteBatch wb;
+    wb.Put((*store)->cf(Cf::kBlobs), absl::StrCat("k", i), value);
+    s = (*store)->Write(&wb, /*sync=*/true);
+  }
+  EXPECT_GT(fs->refused_appends(), 0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(s.message().find(dir + " is full"), std::string::npos) << s;
+  rocksdb::WriteBatch wb;
+  wb.Put((*store)->cf(Cf::kMeta), "x", "1");
+  EXPECT_EQ((*store)->Write(&wb, true).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE((*store)->Get(Cf::kBlobs, "k0").ok());
 }
 
 TEST(StoreTest, ASecondOpenOfTheSameDirectoryIsUnavailable) {
