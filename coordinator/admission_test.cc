@@ -134,5 +134,99 @@ TEST_F(AdmissionTest, AFullDiskIsStickyEndsSessionsServesReadsAndLosesNothingAck
   EXPECT_TRUE(last.ok()) << last.status();
 }
 
+// A matrix of `repos` jobs of one file each.
+std::string Matrix(int repos) {
+  std::string y = "name: huge\nmatrix:\n  repos:\n";
+  for (int i = 0; i < repos; ++i) {
+    absl::StrAppend(&y, "    - {path: ./r, name: r", i, "}\n");
+  }
+  absl::StrAppend(&y,
+                  "  job:\n    name: huge\n    model: gpt-4o-mini\n    files:\n"
+                  "      - {path: a.py, instructions: write a}\n");
+  return y;
+}
+
+TEST_F(AdmissionTest, AHugeMatrixIsAcknowledgedAtOnceAndExpandedASliceAtATurn) {
+  options_.admission_slice_tasks = 500;
+  Restart();
+  auto id = TrySubmit(Matrix(2000));
+  ASSERT_TRUE(id.ok()) << id.status();
+  // Acknowledged with the batch durable and its count known; a slice of it
+  // expanded in the turn that committed it.
+  kiln::v1::Batch b = Batch(*id);
+  EXPECT_EQ(b.jobs_total(), 2000);
+  auto expanded = [&] {
+    kiln::v1::ListTasksRequest req;
+    req.set_batch_id(*id);
+    req.set_page_size(10000);
+    auto r = coord_->ListTasks(req);
+    return r.ok() ? r->tasks_size() : -1;
+  };
+  EXPECT_EQ(expanded(), 500);
+  EXPECT_TRUE(coord_->NextWakeup().has_value());  // more to do: a turn now
+  for (int turn = 2; turn <= 4; ++turn) {
+    Turn();
+    EXPECT_EQ(expanded(), 500 * turn);
+  }
+  EXPECT_EQ(Batch(*id).state(), kiln::v1::BATCH_STATE_QUEUED);
+  // The same request again is the same batch, not a second one.
+  auto again = TrySubmit(Matrix(2000), "");
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(*again, *id);  // no request id: a new batch
+  kiln::v1::SubmitBatchRequest req;
+  auto parsed = ParseAndValidate(Matrix(3), "t.yaml", models_);
+  ASSERT_TRUE(parsed.ok());
+  *req.mutable_spec() = parsed->batch;
+  req.set_request_id("req-1");
+  std::string first, second;
+  coord_->SubmitBatch(req, [&](absl::StatusOr<kiln::v1::SubmitBatchResponse> r) {
+    first = r->batch().id();
+  });
+  Turn();
+  coord_->SubmitBatch(req, [&](absl::StatusOr<kiln::v1::SubmitBatchResponse> r) {
+    second = r->batch().id();
+  });
+  Turn();
+  EXPECT_EQ(first, second);
+}
+
+TEST_F(AdmissionTest, ACrashWhileExpandingLosesNoJobAndACancelCoversTheUnexpanded) {
+  options_.admission_slice_tasks = 100;
+  Restart();
+  auto id = TrySubmit(Matrix(1000));
+  ASSERT_TRUE(id.ok()) << id.status();
+  Restart();  // after one slice: the replay expands the rest
+  kiln::v1::ListTasksRequest req;
+  req.set_batch_id(*id);
+  req.set_page_size(10000);
+  EXPECT_EQ(coord_->ListTasks(req)->tasks_size(), 1000);
+
+  clock_.Advance(absl::Seconds(1));  // ids are seeded alike across restarts
+  auto other = TrySubmit(Matrix(1000));
+  ASSERT_TRUE(other.ok());
+  kiln::v1::CancelBatchRequest cancel;
+  cancel.set_batch_id(*other);
+  coord_->CancelBatch(cancel, [](absl::StatusOr<kiln::v1::Batch>) {});
+  for (int i = 0; i < 20; ++i) Turn();
+  kiln::v1::Batch b = Batch(*other);
+  EXPECT_EQ(b.state(), kiln::v1::BATCH_STATE_CANCELLED);
+  EXPECT_EQ(b.jobs_done(), 1000);
+  EXPECT_EQ(b.tasks().cancelled(), 1000);
+}
+
+TEST_F(AdmissionTest, ABatchOverTheSizeLimitIsRefusedWithItsCount) {
+  options_.max_batch_tasks = 1500;
+  Restart();
+  auto refused = TrySubmit(Matrix(2000));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find(
+                "the batch has 2000 tasks (2000 jobs), more than the coordinator's "
+                "limit of 1500"),
+            std::string::npos)
+      << refused.status();
+  EXPECT_EQ(Listed(), 0);
+  EXPECT_TRUE(TrySubmit(Matrix(1500)).ok());
+}
+
 }  // namespace
 }  // namespace kiln

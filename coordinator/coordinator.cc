@@ -24,6 +24,7 @@
 #include "coordinator/report.h"
 #include "coordinator/store_keys.h"
 #include "coordinator/trace_spans.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 
@@ -117,7 +118,7 @@ absl::Status Coordinator::Load() {
         Cf::kJobs, id + "/", "", [&b](absl::string_view, absl::string_view v) {
           kiln::v1::Job j;
           if (j.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-            b->job_states[j.id()] = j.state();
+            b->SetJobState(j.id(), j.state());
           }
           return true;
         }));
@@ -168,6 +169,7 @@ absl::Status Coordinator::Load() {
 
 absl::Status Coordinator::ReplayBatch(BatchState& b) {
   const std::string& id = b.record.batch().id();
+  // The log names tasks of every job: all are expanded before replaying it.
   KILN_RETURN_IF_ERROR(scheduler_.AddBatch(id, b.record.batch().spec()));
   b.live = true;
   absl::Status replay;
@@ -287,6 +289,7 @@ void Coordinator::DrainSchedulerEvents() {
     BatchState* b = FindBatch(BatchOf(e.task_id));
     if (b == nullptr) continue;
     touched.insert(b);
+    b->changed_jobs.insert(JobOf(e.task_id));
     kiln::v1::Event ev;
     kiln::v1::TaskStateChanged* t = ev.mutable_task();
     t->set_task_id(e.task_id);
@@ -327,9 +330,9 @@ void Coordinator::DrainSchedulerEvents() {
       // The job's phase follows what it runs.
       const std::string job = JobOf(e.task_id);
       const kiln::v1::JobState next = JobStateWhileRunning(info->kind);
-      kiln::v1::JobState& cur = b->job_states[job];
+      const kiln::v1::JobState cur = b->JobStateOf(job);
       if (!IsTerminal(cur) && cur != next) {
-        cur = next;
+        b->SetJobState(job, next);
         const JobStatus js = scheduler_.Job(job).value_or(JobStatus());
         AddEvent(*b, JobChangedEvent(JobProto(job, b->record.batch().id(), next, js), js.name));
       }
@@ -352,13 +355,23 @@ void Coordinator::DrainSchedulerEvents() {
 void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
   const std::string& id = b.record.batch().id();
   kiln::v1::Batch* batch = b.record.mutable_batch();
-  JobsSummary jobs;
-  for (const std::string& job_id : scheduler_.JobIds(id)) {
+  // Only the jobs this turn's events touched (a 50,000-job batch is not
+  // walked at every turn), all of them after loading.
+  std::vector<std::string> check;
+  if (b.rescan_jobs) {
+    check = scheduler_.JobIds(id);
+    b.rescan_jobs = false;
+  } else {
+    check.assign(b.changed_jobs.begin(), b.changed_jobs.end());
+  }
+  b.changed_jobs.clear();
+  for (const std::string& job_id : check) {
     auto js = scheduler_.Job(job_id);
-    kiln::v1::JobState& cur = b.job_states[job_id];
+    if (!js) continue;
+    const kiln::v1::JobState cur = b.JobStateOf(job_id);
     if (js->phase != JobPhase::kRunning && !IsTerminal(cur)) {
-      cur = JobStateOf(js->phase);
-      kiln::v1::Job rec = JobProto(job_id, id, cur, *js);
+      b.SetJobState(job_id, JobStateOf(js->phase));
+      kiln::v1::Job rec = JobProto(job_id, id, b.JobStateOf(job_id), *js);
       AddEvent(b, JobChangedEvent(rec, js->name));
       TimeToProto(clock_->Now(), rec.mutable_end_time());
       batch_.Put(store_->cf(Cf::kJobs), job_id, rec.SerializeAsString());
@@ -367,8 +380,8 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
                       TimeFromProto(batch->create_time()), clock_->Now());
       }
     }
-    jobs.Add(cur);
   }
+  const JobsSummary jobs = b.Summary();
   batch->set_jobs_done(jobs.done);
   auto totals = scheduler_.Batch(id);
   const kiln::v1::BatchState current = batch->state();
@@ -467,7 +480,8 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
 
 void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
                               const TraceContext& parent,
-                              Done<kiln::v1::SubmitBatchResponse> done) {
+                              Done<kiln::v1::SubmitBatchResponse> done,
+                              bool validated) {
   if (absl::Status refused = AdmissionRefused(); !refused.ok()) {
     done(refused);
     return;
@@ -482,10 +496,19 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
       return;
     }
   }
+  if (!validated) {
+    if (absl::Status bad = ValidateSubmission(request); !bad.ok()) {
+      done(bad);
+      return;
+    }
+  }
   const std::string id = ids_.Next("b");
   // The client's field locations, so a spec error names the file's line.
   const SpecLocations locations(request.locations().begin(), request.locations().end());
-  absl::Status added = scheduler_.AddBatch(id, request.spec(), locations);
+  // Validation only: the jobs are expanded into tasks a slice per turn
+  // (Pump), after this reply, so a huge matrix never holds the loop.
+  absl::Status added =
+      scheduler_.Admit(id, request.spec(), locations, /*validate=*/false);
   if (!added.ok()) {
     done(added);
     return;
@@ -497,9 +520,7 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
   *batch->mutable_spec() = request.spec();
   batch->set_state(kiln::v1::BATCH_STATE_QUEUED);
   TimeToProto(clock_->Now(), batch->mutable_create_time());
-  const std::vector<std::string> jobs = scheduler_.JobIds(id);
-  batch->set_jobs_total(static_cast<int>(jobs.size()));
-  for (const auto& j : jobs) b->job_states[j] = kiln::v1::JOB_STATE_QUEUED;
+  batch->set_jobs_total(CountJobs(request.spec()));
   b->record.set_request_id(request.request_id());
   StartBatchTrace(*tracer_, parent, &b->record);
   BatchState& ref = *b;
@@ -517,6 +538,22 @@ void Coordinator::SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
   kiln::v1::SubmitBatchResponse r;
   *r.mutable_batch() = BatchProto(ref, kiln::v1::BATCH_VIEW_BASIC);
   Reply(std::move(done), absl::StatusOr<kiln::v1::SubmitBatchResponse>(r));
+}
+
+absl::Status Coordinator::ValidateSubmission(
+    const kiln::v1::SubmitBatchRequest& request) const {
+  if (options_.max_batch_tasks > 0) {
+    const int64_t tasks = CountTasks(request.spec());
+    if (tasks > options_.max_batch_tasks) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "the batch has %d tasks (%d jobs), more than the coordinator's limit of "
+          "%d (--max_batch_tasks): split it into smaller batches",
+          tasks, CountJobs(request.spec()), options_.max_batch_tasks));
+    }
+  }
+  // The client's field locations, so a spec error names the file's line.
+  const SpecLocations locations(request.locations().begin(), request.locations().end());
+  return Scheduler::Validate(request.spec(), *models_, locations);
 }
 
 absl::Status Coordinator::AdmissionRefused() const {

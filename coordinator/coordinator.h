@@ -90,6 +90,10 @@ struct CoordinatorOptions {
   // A batch of more tasks than this (its matrix expanded) is refused with
   // the count; 0: no limit.
   int64_t max_batch_tasks = 0;
+  // Tasks a turn of the event loop expands from admitted batches' jobs
+  // (about 2.5 ms per 250 here, bench/admission_bench), so that admitting a huge matrix
+  // never stalls dispatch, heartbeats or queries.
+  int admission_slice_tasks = 250;
 };
 
 // Where the core sends messages of one worker session. Implementations
@@ -139,9 +143,14 @@ class Coordinator {
   // span becomes its child.
   void SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
                    Done<kiln::v1::SubmitBatchResponse> done);
+  // `validated`: ValidateSubmission passed already (the gRPC thread ran it).
   void SubmitBatch(const kiln::v1::SubmitBatchRequest& request,
                    const TraceContext& parent,
-                   Done<kiln::v1::SubmitBatchResponse> done);
+                   Done<kiln::v1::SubmitBatchResponse> done,
+                   bool validated = false);
+  // The checks of a submission that need no state: the spec (INVALID_ARGUMENT
+  // naming every problem) and the size limit. Thread-safe.
+  absl::Status ValidateSubmission(const kiln::v1::SubmitBatchRequest& request) const;
   // NOT_FOUND for an unknown batch.
   absl::StatusOr<kiln::v1::Batch> GetBatch(const std::string& batch_id,
                                            kiln::v1::BatchView view) const;

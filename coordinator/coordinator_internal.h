@@ -9,6 +9,8 @@
 #include <set>
 #include <string>
 
+#include "common/states.h"
+#include "coordinator/batch_states.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/scheduler.h"
 #include "kiln/v1/store.pb.h"
@@ -34,6 +36,35 @@ struct Coordinator::BatchState {
   int64_t log_seq = 0;
   std::map<std::string, kiln::v1::JobState> job_states;
   std::set<WatchSink*> watchers;
+  // Jobs whose scheduler state may have changed since the last
+  // UpdateJobAndBatchStates; every job when `rescan_jobs` (after loading).
+  std::set<std::string> changed_jobs;
+  bool rescan_jobs = true;
+  // Jobs per state in job_states (a job not there is QUEUED).
+  std::map<kiln::v1::JobState, int> job_counts;
+
+  kiln::v1::JobState JobStateOf(const std::string& job) const {
+    auto it = job_states.find(job);
+    return it == job_states.end() ? kiln::v1::JOB_STATE_QUEUED : it->second;
+  }
+  void SetJobState(const std::string& job, kiln::v1::JobState state) {
+    auto [it, inserted] = job_states.emplace(job, state);
+    if (!inserted) {
+      --job_counts[it->second];
+      it->second = state;
+    }
+    ++job_counts[state];
+  }
+  // The jobs' summary, from job_counts (not a walk over every job).
+  JobsSummary Summary() const {
+    JobsSummary s;
+    for (const auto& [state, n] : job_counts) {
+      if (n <= 0) continue;
+      s.Add(state);
+      if (IsTerminal(state)) s.done += n - 1;
+    }
+    return s;
+  }
 };
 
 struct Coordinator::SessionRec {

@@ -222,6 +222,8 @@ std::string Coordinator::KeyFor(const TaskInfo& info,
 void Coordinator::Pump() {
   // After a storage error nothing can be leased or requeued durably.
   if (!store_->sticky_error().ok()) return;
+  // Admission's second half: a slice of the queued jobs per turn.
+  if (scheduler_.expanding()) scheduler_.Expand(options_.admission_slice_tasks);
   scheduler_.Tick();
   ExpireLeases();
   semaphores_.Expire();
@@ -584,6 +586,7 @@ void Coordinator::SendCancels() {
 
 absl::optional<MonotonicTime> Coordinator::NextWakeup() const {
   absl::optional<MonotonicTime> next = scheduler_.NextWakeup();
+  if (scheduler_.expanding()) return clock_->MonotonicNow();
   auto consider = [&next](MonotonicTime t) {
     if (!next || t < *next) next = t;
   };

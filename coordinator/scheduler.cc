@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/proto_time.h"
 #include "common/states.h"
+#include "common/status.h"
 #include "common/token_bucket.h"
 #include "common/yaml_reader.h"
 #include "coordinator/scheduler_internal.h"
@@ -33,63 +34,126 @@ Scheduler::~Scheduler() = default;
 absl::Status Scheduler::AddBatch(const std::string& batch_id,
                                  const kiln::v1::BatchSpec& spec,
                                  const SpecLocations& locations) {
+  absl::Status s = Admit(batch_id, spec, locations);
+  if (s.ok()) ExpandAll(batch_id);
+  return s;
+}
+
+absl::Status Scheduler::Validate(const kiln::v1::BatchSpec& spec,
+                                 const ModelCatalog& models,
+                                 const SpecLocations& locations) {
+  ValidateOptions vo;
+  vo.file = "the submitted spec";
+  return ProblemsToStatus(ValidateBatch(spec, models, locations, vo));
+}
+
+absl::Status Scheduler::Admit(const std::string& batch_id,
+                              const kiln::v1::BatchSpec& spec,
+                              const SpecLocations& locations, bool validate) {
   if (batch_index_.count(batch_id)) {
     return absl::AlreadyExistsError(absl::StrCat("batch ", batch_id, " exists"));
   }
-  ValidateOptions vo;
-  vo.file = "batch " + batch_id;
-  const absl::Status valid =
-      ProblemsToStatus(ValidateBatch(spec, *models_, locations, vo));
-  if (!valid.ok()) return valid;
+  if (validate) KILN_RETURN_IF_ERROR(Validate(spec, *models_, locations));
 
-  const MonotonicTime now = clock_->MonotonicNow();
   const int b = static_cast<int>(batches_.size());
   batches_.emplace_back();
-  batches_[b].id = batch_id;
-  batches_[b].policy = spec.policy();
+  BatchRec& batch = batches_[b];
+  batch.id = batch_id;
+  batch.policy = spec.policy();
+  batch.spec = spec;
+  batch.jobs_total = CountJobs(spec);
+  batch.open_jobs = batch.jobs_total;
   batch_index_[batch_id] = b;
-
-  std::vector<int> roots;
-  // Matrix jobs are materialized; explicit jobs are copied once, below.
-  std::vector<kiln::v1::JobSpec> expanded;
-  if (spec.has_matrix()) expanded = ExpandJobs(spec);
-  const int explicit_jobs = spec.has_matrix() ? 0 : spec.jobs_size();
-  for (int k = 0; k < explicit_jobs + static_cast<int>(expanded.size()); ++k) {
-    const kiln::v1::JobSpec& job_spec =
-        k < explicit_jobs ? spec.jobs(k) : expanded[k - explicit_jobs];
-    const int j = static_cast<int>(jobs_.size());
-    jobs_.emplace_back();
-    JobRec& job = jobs_[j];
-    job.id = absl::StrCat(batch_id, "/", job_spec.name());
-    job.name = job_spec.name();
-    job.batch = b;
-    job.seq = j;
-    job.files_total = job_spec.files_size();
-    job.spec = job_spec;
-    job_index_[job.id] = j;
-    batches_[b].jobs.push_back(j);
-    batches_[b].open_jobs++;
-
-    JobDag dag = BuildJobDag(jobs_[j].spec, cost_);
-    jobs_[j].lower_bound = CriticalPathLowerBound(dag, cost_);
-    std::vector<int> global(dag.tasks.size());
-    for (size_t i = 0; i < dag.tasks.size(); ++i) {
-      TaskNode n = std::move(dag.tasks[i]);
-      for (int& d : n.deps) d = global[d];  // deps come earlier (topological)
-      n.dependents.clear();
-      global[i] = AddTask(j, std::move(n));
-    }
-    if (dag.build_task >= 0) jobs_[j].build_task = global[dag.build_task];
-    for (int g : global) {
-      if (tasks_[g].pending == 0) roots.push_back(g);
-    }
-    const absl::Duration deadline =
-        DurationFromProto(jobs_[j].spec.limits().deadline());
-    if (deadline > absl::ZeroDuration()) deadlines_.insert({now + deadline, j});
+  if (batch.jobs_total == 0) {
+    batch.totals.done = true;
+  } else {
+    expanding_.push_back(b);
   }
-  for (int t : roots) MakeReady(t);
-  for (int j : batches_[b].jobs) CheckJobDone(j);
   return absl::OkStatus();
+}
+
+int Scheduler::ExpandJob(int b, int k, std::vector<int>* roots) {
+  const MonotonicTime now = clock_->MonotonicNow();
+  const int j = static_cast<int>(jobs_.size());
+  jobs_.emplace_back();
+  JobRec& job = jobs_[j];
+  job.spec = ExpandJobAt(batches_[b].spec, k);
+  job.id = absl::StrCat(batches_[b].id, "/", job.spec.name());
+  job.name = job.spec.name();
+  job.batch = b;
+  job.seq = j;
+  job.files_total = job.spec.files_size();
+  job_index_[job.id] = j;
+  batches_[b].jobs.push_back(j);
+
+  JobDag dag = BuildJobDag(jobs_[j].spec, cost_);
+  jobs_[j].lower_bound = CriticalPathLowerBound(dag, cost_);
+  std::vector<int> global(dag.tasks.size());
+  for (size_t i = 0; i < dag.tasks.size(); ++i) {
+    TaskNode n = std::move(dag.tasks[i]);
+    for (int& d : n.deps) d = global[d];  // deps come earlier (topological)
+    n.dependents.clear();
+    global[i] = AddTask(j, std::move(n));
+  }
+  if (dag.build_task >= 0) jobs_[j].build_task = global[dag.build_task];
+  const absl::Duration deadline =
+      DurationFromProto(jobs_[j].spec.limits().deadline());
+  if (deadline > absl::ZeroDuration()) deadlines_.insert({now + deadline, j});
+  if (batches_[b].cancelled) {
+    CancelJob(j, JobPhase::kCancelled, batches_[b].cancel_reason);
+  } else {
+    for (int g : global) {
+      if (tasks_[g].pending == 0) roots->push_back(g);
+    }
+  }
+  return static_cast<int>(global.size());
+}
+
+void Scheduler::StartExpanded(const std::vector<int>& roots, int first_job) {
+  // Ready once the slice's tasks have all joined their cache groups, so the
+  // groups' sizes (seeding) count the whole slice.
+  for (int t : roots) MakeReady(t);
+  for (int j = first_job; j < static_cast<int>(jobs_.size()); ++j) CheckJobDone(j);
+}
+
+int Scheduler::Expand(int max_tasks) {
+  int jobs = 0;
+  int tasks = 0;
+  const int first_job = static_cast<int>(jobs_.size());
+  std::vector<int> roots;
+  while (!expanding_.empty() && (jobs == 0 || tasks < max_tasks)) {
+    const int b = expanding_.front();
+    tasks += ExpandJob(b, batches_[b].expanded++, &roots);
+    ++jobs;
+    if (batches_[b].expanded == batches_[b].jobs_total) {
+      batches_[b].spec.Clear();
+      expanding_.pop_front();
+    }
+  }
+  StartExpanded(roots, first_job);
+  return jobs;
+}
+
+void Scheduler::ExpandAll(const std::string& batch_id) {
+  auto it = batch_index_.find(batch_id);
+  if (it == batch_index_.end()) return;
+  const int b = it->second;
+  const int first_job = static_cast<int>(jobs_.size());
+  std::vector<int> roots;
+  while (batches_[b].expanded < batches_[b].jobs_total) {
+    ExpandJob(b, batches_[b].expanded++, &roots);
+  }
+  StartExpanded(roots, first_job);
+  batches_[b].spec.Clear();
+  expanding_.erase(std::remove(expanding_.begin(), expanding_.end(), b),
+                   expanding_.end());
+}
+
+std::pair<int, int> Scheduler::Expansion(const std::string& batch_id) const {
+  auto it = batch_index_.find(batch_id);
+  if (it == batch_index_.end()) return {0, 0};
+  const BatchRec& b = batches_[it->second];
+  return {b.expanded, b.jobs_total};
 }
 
 int Scheduler::AddTask(int j, TaskNode node) {
@@ -648,7 +712,12 @@ absl::Status Scheduler::CancelBatch(const std::string& batch_id,
   if (it == batch_index_.end()) {
     return absl::NotFoundError(absl::StrCat("no batch ", batch_id));
   }
-  for (int j : batches_[it->second].jobs) {
+  BatchRec& b = batches_[it->second];
+  if (!b.cancelled && b.expanded < b.jobs_total) {
+    b.cancelled = true;
+    b.cancel_reason = reason;
+  }
+  for (int j : b.jobs) {
     CancelJob(j, JobPhase::kCancelled, reason);
   }
   return absl::OkStatus();

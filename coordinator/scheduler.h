@@ -29,6 +29,7 @@
 #define KILN_COORDINATOR_SCHEDULER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <queue>
@@ -201,13 +202,33 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Admits a batch: expands its matrix, builds every job's DAG, makes tasks
-  // without dependencies READY. INVALID_ARGUMENT (every problem, with the
-  // file:line:column of `locations` where it has the field) when the spec is
-  // invalid; ALREADY_EXISTS for a known batch id. Job ids are
+  // Admits a batch: validates it and queues its jobs for expansion.
+  // Expand() then builds the jobs' DAGs and makes tasks without dependencies
+  // READY, a slice at a time, so that a huge matrix never holds the caller
+  // for long. INVALID_ARGUMENT (every problem, with the file:line:column of
+  // `locations` where it has the field) when the spec is invalid;
+  // ALREADY_EXISTS for a known batch id. Job ids are
   // "<batch_id>/<job name>", task ids "<job id>/<n>".
+  // `validate` false: Validate passed already.
+  absl::Status Admit(const std::string& batch_id, const kiln::v1::BatchSpec& spec,
+                     const SpecLocations& locations = {}, bool validate = true);
+  // Admit's validation alone. Thread-safe (reads only `models`).
+  static absl::Status Validate(const kiln::v1::BatchSpec& spec,
+                               const ModelCatalog& models,
+                               const SpecLocations& locations);
+  // Admit, then expand all of the batch's jobs at once.
   absl::Status AddBatch(const std::string& batch_id, const kiln::v1::BatchSpec& spec,
                         const SpecLocations& locations = {});
+  // Expands queued jobs, oldest batch first, until about `max_tasks` tasks
+  // were added (at least one job); returns the jobs expanded. A batch is
+  // done only when all its jobs are expanded and finished.
+  int Expand(int max_tasks);
+  // Expands every queued job of `batch_id` (replay after a restart).
+  void ExpandAll(const std::string& batch_id);
+  // Whether some batch has jobs left to expand.
+  bool expanding() const { return !expanding_.empty(); }
+  // Jobs of the batch expanded so far, and in all.
+  std::pair<int, int> Expansion(const std::string& batch_id) const;
 
   // Leases up to `slots` tasks, best first. Tasks whose cache group is being
   // seeded become HELD instead; tasks whose model is out of capacity wait;
@@ -290,6 +311,11 @@ class Scheduler {
   using ReadyKey = std::pair<int64_t, int>;
 
   int AddTask(int job, TaskNode node);
+  // Expands job `k` of batch `b`; returns its tasks and adds those without
+  // dependencies to `roots`.
+  int ExpandJob(int b, int k, std::vector<int>* roots);
+  // Makes an expanded slice's roots READY; finishes its empty jobs.
+  void StartExpanded(const std::vector<int>& roots, int first_job);
   void MakeReady(int t);
   void EnqueueReady(int t);
   void RemoveReady(int t);
@@ -336,9 +362,13 @@ class Scheduler {
   RateLimiter limiter_;
   std::mt19937_64 rng_;
 
-  std::vector<TaskRec> tasks_;
-  std::vector<JobRec> jobs_;
-  std::vector<BatchRec> batches_;
+  // Deques: growing them never moves what they hold (a vector's
+  // reallocation moved every record in one admission turn).
+  std::deque<TaskRec> tasks_;
+  std::deque<JobRec> jobs_;
+  std::deque<BatchRec> batches_;
+  // Batches with jobs left to expand, oldest first.
+  std::deque<int> expanding_;
   std::unordered_map<std::string, int> job_index_;
   std::unordered_map<std::string, int> batch_index_;
   CacheGroups groups_;

@@ -62,8 +62,17 @@ struct Scheduler::BatchRec {
   std::map<std::string, TokenBucket> rpm;
   std::vector<int> jobs;
   int leased = 0;
+  // Jobs not finished, counting those not expanded yet.
   int open_jobs = 0;
   BatchTotals totals;
+  // Admission in slices: the spec, how many jobs it has and how many are
+  // expanded into tasks so far. The spec is dropped once all are.
+  kiln::v1::BatchSpec spec;
+  int jobs_total = 0;
+  int expanded = 0;
+  // Set by CancelBatch: jobs expanded later start cancelled.
+  bool cancelled = false;
+  std::string cancel_reason;
 };
 
 }  // namespace kiln

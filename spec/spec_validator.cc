@@ -130,9 +130,8 @@ class Validator {
       check(batch.jobs(i).name(), FieldPath(FieldPath("jobs", i), "name"));
     }
     if (batch.has_matrix()) {
-      const std::vector<JobSpec> all = ExpandJobs(batch);
       for (int i = 0; i < batch.matrix().repos_size(); ++i) {
-        const std::string& name = all[batch.jobs_size() + i].name();
+        const std::string name = JobNameAt(batch, batch.jobs_size() + i);
         const std::string field =
             FieldPath(FieldPath("matrix.repos", i), "name");
         if (!batch.matrix().repos(i).name().empty()) CheckName(name, field);
@@ -395,18 +394,45 @@ absl::StatusOr<ParsedSpec> ParseAndValidate(absl::string_view yaml,
 }
 
 std::vector<JobSpec> ExpandJobs(const BatchSpec& batch) {
-  std::vector<JobSpec> out(batch.jobs().begin(), batch.jobs().end());
-  if (!batch.has_matrix()) return out;
-  const auto& m = batch.matrix();
-  for (int i = 0; i < m.repos_size(); ++i) {
-    JobSpec job = m.job();
-    *job.mutable_repo() = m.repos(i).repo();
-    job.set_name(m.repos(i).name().empty()
-                     ? absl::StrCat(m.job().name(), "-", i)
-                     : m.repos(i).name());
-    out.push_back(std::move(job));
-  }
+  std::vector<JobSpec> out;
+  const int n = CountJobs(batch);
+  out.reserve(n);
+  for (int k = 0; k < n; ++k) out.push_back(ExpandJobAt(batch, k));
   return out;
+}
+
+int CountJobs(const BatchSpec& batch) {
+  return batch.jobs_size() +
+         (batch.has_matrix() ? batch.matrix().repos_size() : 0);
+}
+
+std::string JobNameAt(const BatchSpec& batch, int k) {
+  if (k < batch.jobs_size()) return batch.jobs(k).name();
+  const auto& m = batch.matrix();
+  const int i = k - batch.jobs_size();
+  return m.repos(i).name().empty() ? absl::StrCat(m.job().name(), "-", i)
+                                   : m.repos(i).name();
+}
+
+JobSpec ExpandJobAt(const BatchSpec& batch, int k) {
+  if (k < batch.jobs_size()) return batch.jobs(k);
+  const auto& m = batch.matrix();
+  JobSpec job = m.job();
+  *job.mutable_repo() = m.repos(k - batch.jobs_size()).repo();
+  job.set_name(JobNameAt(batch, k));
+  return job;
+}
+
+int64_t CountTasks(const BatchSpec& batch) {
+  const auto tasks_of = [](const JobSpec& j) -> int64_t {
+    return std::max(1, j.files_size()) + (j.has_build() ? 1 : 0);
+  };
+  int64_t n = 0;
+  for (const JobSpec& j : batch.jobs()) n += tasks_of(j);
+  if (batch.has_matrix()) {
+    n += tasks_of(batch.matrix().job()) * batch.matrix().repos_size();
+  }
+  return n;
 }
 
 }  // namespace kiln

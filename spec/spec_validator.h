@@ -42,6 +42,14 @@ absl::StatusOr<ParsedSpec> ParseAndValidate(absl::string_view yaml,
 // The batch's jobs in order: explicit jobs, then one per matrix repo (the
 // template with that repo, named by the entry or "<template>-<index>").
 std::vector<kiln::v1::JobSpec> ExpandJobs(const kiln::v1::BatchSpec& batch);
+// The number of jobs ExpandJobs returns, job `k` of them and its name,
+// without expanding the others.
+int CountJobs(const kiln::v1::BatchSpec& batch);
+kiln::v1::JobSpec ExpandJobAt(const kiln::v1::BatchSpec& batch, int k);
+std::string JobNameAt(const kiln::v1::BatchSpec& batch, int k);
+// The tasks the batch has before any repair: a file task per file (a PLAN
+// task for a job without files) and a BUILD task per job with a build.
+int64_t CountTasks(const kiln::v1::BatchSpec& batch);
 
 }  // namespace kiln
 
