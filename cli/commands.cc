@@ -20,6 +20,8 @@
 #include "cli/run.h"
 #include "cli/settings.h"
 #include "cli/signals.h"
+#include "absl/time/clock.h"
+#include "common/digest.h"
 #include "common/states.h"
 #include "common/telemetry.h"
 #include "common/tracer.h"
@@ -131,10 +133,35 @@ int SubmitBatch(Ctx& c, Span* span) {
   if (!spec.ok()) return Fail(c, spec.status());
   absl::StatusOr<std::unique_ptr<Client>> client = Connect(c, nullptr, &*models);
   if (!client.ok()) return Fail(c, client.status());
-  const std::string id = c.args.Get("request_id", NewRequestId());
+  // A submission whose answer never came (the coordinator was slow or went
+  // away) may have landed: the same file again resends its request id, and
+  // the coordinator answers with the batch it made instead of a second one.
+  const std::string file = c.args.positional[0];
+  const std::string record_path = RunRecord::SubmitPathFor(
+      c.settings.Get("state_dir"), file, (*client)->endpoint().target);
+  const std::string digest = Sha256Hex(spec->batch.SerializeAsString());
+  RunRecord record = RunRecord::Load(record_path);
+  if (c.args.Has("request_id")) {
+    record = RunRecord{digest, c.args.Get("request_id", ""), ""};
+  } else if (DecideResume(record, digest, nullptr) == ResumeAction::kSubmitInDoubt) {
+    c.err << "kiln: resending the unanswered submission of " << file << " ("
+          << record.request_id << ")\n";
+  } else {
+    record = RunRecord{digest, NewRequestId(), ""};
+  }
+  (void)record.Save(record_path);
   absl::StatusOr<kiln::v1::SubmitBatchResponse> r =
-      (*client)->Submit(SubmitRequest(*spec, id), span->context());
+      (*client)->Submit(SubmitRequest(*spec, record.request_id), span->context());
+  // Unanswered: tried again with the same id, which cannot make a duplicate.
+  for (int retry = 1; retry <= 2 && !r.ok() &&
+                      (absl::IsUnavailable(r.status()) || absl::IsDeadlineExceeded(r.status()));
+       ++retry) {
+    absl::SleepFor(absl::Seconds(retry));
+    r = (*client)->Submit(SubmitRequest(*spec, record.request_id), span->context());
+  }
   if (!r.ok()) return Fail(c, r.status());
+  record.batch_id = r->batch().id();
+  (void)record.Save(record_path);
   span->SetString("kiln.batch.id", r->batch().id());
   c.out << r->batch().id() << "\n";
   return 0;

@@ -79,6 +79,15 @@ std::string RunRecord::PathFor(const std::string& state_dir, const std::string& 
                       Sha256Hex(fs::absolute(spec_file).lexically_normal().string()).substr(0, 24));
 }
 
+std::string RunRecord::SubmitPathFor(const std::string& state_dir, const std::string& spec_file,
+                                     const std::string& coordinator) {
+  return absl::StrCat(
+      state_dir, "/submits/",
+      Sha256Hex(absl::StrCat(fs::absolute(spec_file).lexically_normal().string(), "\n",
+                             coordinator))
+          .substr(0, 24));
+}
+
 RunRecord RunRecord::Load(const std::string& path) {
   RunRecord r;
   std::ifstream in(path);

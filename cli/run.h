@@ -44,6 +44,9 @@ struct RunRecord {
   std::string batch_id;    // once accepted
 
   static std::string PathFor(const std::string& state_dir, const std::string& spec_file);
+  // `kiln submit`'s record of `spec_file` sent to `coordinator`.
+  static std::string SubmitPathFor(const std::string& state_dir, const std::string& spec_file,
+                                   const std::string& coordinator);
   // An empty record when there is none.
   static RunRecord Load(const std::string& path);
   absl::Status Save(const std::string& path) const;

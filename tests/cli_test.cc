@@ -339,6 +339,36 @@ TEST_F(ClusterCommands, RunAgainstTheClusterAndCancel) {
   EXPECT_NE(watch.out.find("batch " + id + " CANCELLED"), std::string::npos) << watch.out;
 }
 
+TEST_F(ClusterCommands, AnUnansweredSubmitOfTheSameFileResumesItsSubmission) {
+  std::string spec = Slurp(fs::path(*dir_) / "browser-renderer/job.yaml");
+  spec.replace(spec.find("senior front-end engineer"), 25, "expert front-end engineer");
+  std::ofstream(fs::path(*dir_) / "browser-renderer/twice.yaml") << spec;
+  Result first = Cli("submit browser-renderer/twice.yaml");
+  ASSERT_EQ(first.code, 0) << first.err;
+  // As if the answer had been lost: the record keeps only the request id.
+  std::string record_file;
+  for (const auto& e : fs::directory_iterator(fs::path(*dir_) / ".kiln/submits")) {
+    const std::string text = Slurp(e.path());
+    if (text.find(std::string(absl::StripAsciiWhitespace(first.out))) != std::string::npos) {
+      record_file = e.path().string();
+      std::ofstream(record_file) << text.substr(0, text.rfind('\n', text.size() - 2) + 1);
+    }
+  }
+  ASSERT_FALSE(record_file.empty());
+  Result again = Cli("submit browser-renderer/twice.yaml");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.out, first.out);
+  EXPECT_NE(again.err.find("resending the unanswered submission"), std::string::npos)
+      << again.err;
+  // Answered: the next submit of the file is a new batch.
+  Result third = Cli("submit browser-renderer/twice.yaml");
+  ASSERT_EQ(third.code, 0) << third.err;
+  EXPECT_NE(third.out, first.out);
+  for (const std::string& id : {first.out, third.out}) {
+    (void)Cli("cancel " + std::string(absl::StripAsciiWhitespace(id)));
+  }
+}
+
 TEST_F(ClusterCommands, WrongTokenAndUnreachableCoordinator) {
   Result bad = Cli("list", "not-the-token");
   EXPECT_EQ(bad.code, 3);
