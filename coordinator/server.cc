@@ -55,7 +55,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   if (server.auth_token.empty() && !IsLoopback(server.listen)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--listen=", server.listen,
-        " is not a loopback address: set --token (or KILN_TOKEN) so that "
+        " is not a loopback address: put a token in $KILN_TOKEN (--token_env "
+        "names another variable, --secrets_file a file) so that "
         "only workers and clients with the token can connect"));
   }
   std::shared_ptr<grpc::ServerCredentials> creds =

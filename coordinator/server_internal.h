@@ -90,7 +90,8 @@ class CoordinatorServer::Impl {
     if (it == md.end()) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "missing bearer token: this coordinator requires "
-                          "\"authorization: Bearer <token>\" (--token)");
+                          "\"authorization: Bearer <token>\" (the token in $KILN_TOKEN, "
+                          "or the variable --token_env names)");
     }
     const absl::string_view got(it->second.data(), it->second.size());
     if (!SameSecret(got, absl::StrCat("Bearer ", options_.auth_token))) {

@@ -91,7 +91,7 @@ TEST(ServerStartTest, RefusesToListenBeyondLoopbackWithoutAToken) {
   so.listen = "0.0.0.0:0";
   auto server = CoordinatorServer::Start(store->get(), RealClock(), &models, {}, so);
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(server.status().message().find("--token"), std::string::npos);
+  EXPECT_NE(server.status().message().find("$KILN_TOKEN"), std::string::npos);
   EXPECT_TRUE(IsLoopback("127.0.0.1:7070"));
   EXPECT_TRUE(IsLoopback("[::1]:7070"));
   EXPECT_FALSE(IsLoopback("10.0.0.2:7070"));

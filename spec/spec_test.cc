@@ -272,6 +272,19 @@ TEST(SpecValidation, EveryProblemIsReportedAtOnce) {
   EXPECT_EQ(std::count(p.begin(), p.end(), '\n'), 2) << p;
 }
 
+TEST(SpecValidation, APromptPastTheModelsContextWindowIsRefused) {
+  // gpt-4o: a 128,000-token window; 600,000 bytes are about 150,000 tokens.
+  const std::string p = Problems(
+      "name: a\nrepo: ./a\nmodel: gpt-4o\nfiles:\n  - {path: a.py, instructions: " +
+      std::string(600000, 'x') + ", max_tokens: 4000}\n");
+  EXPECT_EQ(p,
+            "job.yaml:5:32: files[0].instructions: the prompt is about 150000 tokens "
+            "plus 4000 of output, more than gpt-4o's context window of 128000 tokens");
+  EXPECT_EQ(Problems("name: a\nrepo: ./a\nmodel: gpt-4o\nfiles:\n"
+                     "  - {path: a.py, instructions: short, max_tokens: 4000}\n"),
+            "");
+}
+
 TEST(ReadSpecFile, MissingFileIsNotFound) {
   auto r = ReadSpecFile("/nonexistent/kiln/job.yaml");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);

@@ -265,6 +265,28 @@ class Validator {
     }
   }
 
+  // The prompt the spec alone makes (system, shared and file instructions;
+  // 4 bytes a token, as the planner estimates) plus the reply's cap must fit
+  // the model's context window. Files of the repo (context.files, deps)
+  // come on top and are checked where the repo is seen (kiln plan).
+  template <typename FieldFn>
+  void ContextWindow(const JobSpec& job, const kiln::v1::FileSpec& file,
+                     const FieldFn& ff) {
+    const std::string& model = file.model().empty() ? job.model().model() : file.model();
+    const ModelProfile* profile = models_.Find(model);
+    if (profile == nullptr || profile->context_window <= 0) return;
+    const int64_t prompt =
+        static_cast<int64_t>(job.context().system().size() +
+                             job.context().instructions().size() +
+                             file.instructions().size()) / 4;
+    const int64_t output = file.max_tokens() > 0 ? file.max_tokens() : file.expected_tokens();
+    if (prompt + output <= profile->context_window) return;
+    Add(FieldPath(ff(), "instructions"),
+        absl::StrCat("the prompt is about ", prompt, " tokens", output > 0 ? " plus " : "",
+                     output > 0 ? absl::StrCat(output, " of output") : "", ", more than ",
+                     model, "'s context window of ", profile->context_window, " tokens"));
+  }
+
   void Files(const JobSpec& job, const std::string& f) {
     std::map<std::string, int> index;  // path -> file index
     for (int i = 0; i < job.files_size(); ++i) {
@@ -286,6 +308,7 @@ class Validator {
         Add(FieldPath(ff(), "instructions"), "must not be empty");
       }
       if (!file.model().empty()) Model(FieldPath(ff(), "model"), file.model());
+      ContextWindow(job, file, ff);
       if (file.expected_tokens() < 0 || file.expected_tokens() > kMaxTokens) {
         Add(FieldPath(ff(), "expected_tokens"),
             absl::StrCat("must be between 0 and ", kMaxTokens, ", got ",
