@@ -46,6 +46,8 @@ ABSL_FLAG(double, time_scale, 1.0,
           "the providers are simulated this many times faster than real time "
           "(kiln_llmsim --time_scale): rate limits and cache TTLs are scaled to match");
 ABSL_FLAG(int64_t, max_blob_mib, 256, "largest blob a client may upload, MiB");
+ABSL_FLAG(int64_t, max_batch_tasks, 100000,
+          "refuse a batch of more tasks than this (its matrix expanded); 0: no limit");
 ABSL_FLAG(int64_t, min_free_mib, 256,
           "refuse submissions while the state directory's filesystem has less "
           "than this free, MiB; writes stop (reads go on) below a quarter of "
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
   const int64_t min_free_mib = absl::GetFlag(FLAGS_min_free_mib);
   if (min_free_mib < 0) return bin.Fail("--min_free_mib must not be negative");
   options.min_free_bytes = static_cast<uint64_t>(min_free_mib) << 20;
+  options.max_batch_tasks = absl::GetFlag(FLAGS_max_batch_tasks);
   StoreOptions store_options;
   store_options.reserve_bytes = options.min_free_bytes / 4;
   auto store = Store::Open(absl::GetFlag(FLAGS_state_dir), store_options);
