@@ -285,6 +285,16 @@ TEST(SpecValidation, APromptPastTheModelsContextWindowIsRefused) {
             "");
 }
 
+TEST(SpecValidation, HiddenCodePointsAndNormalizationTwinsInPaths) {
+  EXPECT_EQ(Problems(Job("  - {path: \"a\u202Eyp.js\", instructions: x}\n")),
+            "job.yaml:5:12: files[0].path: contains U+202E (right-to-left override), "
+            "which hides or reorders what a reviewer reads");
+  EXPECT_EQ(Problems(Job("  - {path: \"caf\u00e9.js\", instructions: x}\n"
+                         "  - {path: \"cafe\u0301.js\", instructions: y}\n")),
+            "job.yaml:6:12: files[1].path: path 'cafe\xCC\x81.js' is the same name after "
+            "Unicode normalization as files[0]");
+}
+
 TEST(ReadSpecFile, MissingFileIsNotFound) {
   auto r = ReadSpecFile("/nonexistent/kiln/job.yaml");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);

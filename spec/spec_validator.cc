@@ -1,5 +1,7 @@
 #include "spec/spec_validator.h"
 
+#include "common/utf8.h"
+
 #include <cmath>
 #include <map>
 #include <set>
@@ -297,12 +299,19 @@ class Validator {
         Add(FieldPath(ff(), "path"), "required");
       } else if (absl::Status s = CheckRepoPath(file.path()); !s.ok()) {
         Add(FieldPath(ff(), "path"), std::string(s.message()));
-      } else if (auto [it, inserted] = index.emplace(file.path(), i);
-                 !inserted) {
+      } else if (absl::optional<HiddenCodePoint> h = FindHiddenCodePoint(file.path())) {
         Add(FieldPath(ff(), "path"),
-            absl::StrCat("duplicate path '", file.path(), "' (also ",
+            absl::StrCat("contains ", h->Describe(),
+                         ", which hides or reorders what a reviewer reads"));
+      } else if (auto [it, inserted] =
+                     index.emplace(CanonicalDecomposition(file.path()), i);
+                 !inserted) {
+        const bool same = job.files(it->second).path() == file.path();
+        Add(FieldPath(ff(), "path"),
+            absl::StrCat(same ? "duplicate path '" : "path '", file.path(),
+                         same ? "' (also " : "' is the same name after Unicode normalization as ",
                          Display(FieldPath(FieldPath(f, "files"), it->second)),
-                         ")"));
+                         same ? ")" : ""));
       }
       if (absl::StripAsciiWhitespace(file.instructions()).empty()) {
         Add(FieldPath(ff(), "instructions"), "must not be empty");
