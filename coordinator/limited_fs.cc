@@ -83,6 +83,13 @@ bool LimitedFileSystem::Take(const std::string& file, uint64_t n) {
   return true;
 }
 
+void LimitedFileSystem::ForgetLocked(const std::string& file) {
+  auto it = sizes_.find(file);
+  if (it == sizes_.end()) return;
+  used_ -= it->second;
+  sizes_.erase(it);
+}
+
 rocksdb::IOStatus LimitedFileSystem::NewWritableFile(
     const std::string& f, const rocksdb::FileOptions& o,
     std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* dbg) {
@@ -91,11 +98,7 @@ rocksdb::IOStatus LimitedFileSystem::NewWritableFile(
   if (!s.ok()) return s;
   {
     MutexLock l(&mu_);
-    auto it = sizes_.find(f);  // truncated: its bytes are free again
-    if (it != sizes_.end()) {
-      used_ -= it->second;
-      sizes_.erase(it);
-    }
+    ForgetLocked(f);  // truncated: its bytes are free again
   }
   r->reset(new LimitedFile(this, f, std::move(file)));
   return s;
@@ -109,11 +112,7 @@ rocksdb::IOStatus LimitedFileSystem::ReuseWritableFile(
   if (!s.ok()) return s;
   {
     MutexLock l(&mu_);
-    auto it = sizes_.find(old);
-    if (it != sizes_.end()) {
-      used_ -= it->second;
-      sizes_.erase(it);
-    }
+    ForgetLocked(old);
   }
   r->reset(new LimitedFile(this, f, std::move(file)));
   return s;
@@ -125,11 +124,7 @@ rocksdb::IOStatus LimitedFileSystem::DeleteFile(const std::string& f,
   rocksdb::IOStatus s = target()->DeleteFile(f, o, dbg);
   if (s.ok()) {
     MutexLock l(&mu_);
-    auto it = sizes_.find(f);
-    if (it != sizes_.end()) {
-      used_ -= it->second;
-      sizes_.erase(it);
-    }
+    ForgetLocked(f);
   }
   return s;
 }
@@ -145,11 +140,7 @@ rocksdb::IOStatus LimitedFileSystem::RenameFile(const std::string& from,
     if (it != sizes_.end()) {
       const uint64_t n = it->second;
       sizes_.erase(it);
-      auto old = sizes_.find(to);
-      if (old != sizes_.end()) {
-        used_ -= old->second;
-        sizes_.erase(old);
-      }
+      ForgetLocked(to);  // replaced
       sizes_[to] = n;
     }
   }

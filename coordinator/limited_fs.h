@@ -49,6 +49,9 @@ class LimitedFileSystem : public rocksdb::FileSystemWrapper {
   bool Take(const std::string& file, uint64_t n);
 
  private:
+  // `file`'s bytes are free again (it was deleted, truncated or replaced).
+  void ForgetLocked(const std::string& file) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable Mutex mu_;
   uint64_t capacity_ ABSL_GUARDED_BY(mu_);
   uint64_t used_ ABSL_GUARDED_BY(mu_) = 0;
