@@ -37,6 +37,8 @@ ABSL_FLAG(std::string, tls_client_ca, "",
 ABSL_FLAG(std::string, permits, "compile=2",
           "permits per semaphore, e.g. compile=4,link=1");
 ABSL_FLAG(int, default_permits, 2, "permits of semaphores not in --permits");
+ABSL_FLAG(absl::Duration, permit_grace, absl::Seconds(5),
+          "a permit lease past its TTL returns its permits only this much later");
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
           "a task lease not renewed for this long is requeued");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
       ParsePermits(absl::GetFlag(FLAGS_permits));
   if (!permits.ok()) return bin.Fail(absl::StrCat("--permits: ", permits.status().message()));
   options.semaphores.permits = *permits;
+  options.semaphores.expiry_grace = absl::GetFlag(FLAGS_permit_grace);
 
   ServerOptions server;
   server.listen = absl::GetFlag(FLAGS_listen);

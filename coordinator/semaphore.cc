@@ -181,7 +181,8 @@ absl::StatusOr<kiln::v1::RenewResponse> SemaphoreTable::Renew(
   Sem& sem = s->second;
   auto it = sem.leases.find(request.lease_id());
   if (it == sem.leases.end() ||
-      it->second.grant.lease().fencing_token() != request.fencing_token()) {
+      it->second.grant.lease().fencing_token() != request.fencing_token() ||
+      it->second.expires <= clock_->MonotonicNow()) {
     return absl::AbortedError(absl::StrCat(
         "lease ", request.lease_id(), " of semaphore \"", request.semaphore(),
         "\" expired or was released: stop the guarded work"));
@@ -252,7 +253,7 @@ void SemaphoreTable::Expire() {
     bool freed = false;
     for (auto it = sem.leases.begin(); it != sem.leases.end();) {
       auto next = std::next(it);
-      if (it->second.expires <= now) {
+      if (it->second.expires + options_.expiry_grace <= now) {
         End(sem, it, "expired");
         freed = true;
       }
@@ -266,7 +267,8 @@ absl::optional<MonotonicTime> SemaphoreTable::NextExpiry() const {
   absl::optional<MonotonicTime> next;
   for (const auto& [name, sem] : sems_) {
     for (const auto& [id, h] : sem.leases) {
-      if (!next || h.expires < *next) next = h.expires;
+      const MonotonicTime ends = h.expires + options_.expiry_grace;
+      if (!next || ends < *next) next = ends;
     }
   }
   return next;

@@ -39,6 +39,10 @@ struct SemaphoreOptions {
   absl::Duration default_ttl = absl::Seconds(30);
   // Longest TTL a client may ask for.
   absl::Duration max_ttl = absl::Minutes(10);
+  // A lease past its TTL can no longer be renewed, but its permits return
+  // only this much later: its holder, which gives a lease up a margin before
+  // its TTL when it cannot renew, has stopped its work by then.
+  absl::Duration expiry_grace = absl::Seconds(5);
 };
 
 // Parses "compile=4,link=1" (a flag's value) into SemaphoreOptions::permits.
@@ -70,7 +74,8 @@ class SemaphoreTable {
   // `done` is not called. Later waiters it blocked may be granted.
   void Cancel(uint64_t waiter);
 
-  // ABORTED when the lease expired or was released (fencing), NOT_FOUND
+  // ABORTED when the lease expired (even within its grace) or was released
+  // (fencing), NOT_FOUND
   // for an unknown semaphore, INVALID_ARGUMENT for a bad TTL.
   absl::StatusOr<kiln::v1::RenewResponse> Renew(
       const kiln::v1::RenewRequest& request);
@@ -82,9 +87,10 @@ class SemaphoreTable {
   absl::StatusOr<kiln::v1::SemaphoreStatus> Describe(
       const std::string& name) const;
 
-  // Ends leases past their expiry and serves the waiters that now fit.
+  // Ends leases past their expiry and its grace, and serves the waiters
+  // that now fit.
   void Expire();
-  // When the next lease expires, if any is held.
+  // When the next lease ends by expiry (its grace included), if any is held.
   absl::optional<MonotonicTime> NextExpiry() const;
 
   // Grants, renewals and ends since the last call, oldest first.

@@ -18,6 +18,7 @@ class SemaphoreTest : public ::testing::Test {
   static SemaphoreOptions Options() {
     SemaphoreOptions o;
     o.permits["compile"] = 2;
+    o.expiry_grace = absl::ZeroDuration();
     return o;
   }
 
@@ -100,6 +101,45 @@ TEST_F(SemaphoreTest, AnExpiredLeaseReturnsItsPermitsAndIsFenced) {
   bool saw_expiry = false;
   for (const auto& g : changes) saw_expiry |= g.end_reason() == "expired";
   EXPECT_TRUE(saw_expiry);
+}
+
+// Past its TTL a lease can no longer be renewed, but its permits return
+// only after the grace: its holder gave it up (and killed its command) a
+// margin before the TTL, so the two never run at once.
+TEST_F(SemaphoreTest, AnExpiredLeasesPermitsReturnOnlyAfterTheGrace) {
+  SemaphoreOptions o = Options();
+  o.expiry_grace = absl::Seconds(3);
+  SemaphoreTable table(&clock_, o);
+  std::vector<std::string> granted;
+  auto acquire = [&](const std::string& name, int weight) {
+    kiln::v1::AcquireRequest r;
+    r.set_semaphore("compile");
+    r.set_weight(weight);
+    r.set_holder(name);
+    r.mutable_ttl()->set_seconds(10);
+    table.Acquire(r, [&, name](absl::StatusOr<AcquireResponse> a) {
+      ASSERT_TRUE(a.ok());
+      granted.push_back(name);
+      results_[name] = std::move(a);
+    });
+  };
+  acquire("a", 2);
+  acquire("b", 1);
+  EXPECT_EQ(granted, (std::vector<std::string>{"a"}));
+  clock_.Advance(absl::Seconds(10));
+  kiln::v1::RenewRequest renew;
+  renew.set_semaphore("compile");
+  renew.set_lease_id(results_["a"]->lease().lease_id());
+  renew.set_fencing_token(results_["a"]->lease().fencing_token());
+  EXPECT_EQ(table.Renew(renew).status().code(), absl::StatusCode::kAborted);
+  table.Expire();
+  EXPECT_EQ(granted.size(), 1u);  // still counted
+  EXPECT_EQ(table.in_use("compile"), 2);
+  ASSERT_TRUE(table.NextExpiry().has_value());
+  EXPECT_EQ(*table.NextExpiry(), clock_.MonotonicNow() + absl::Seconds(3));
+  clock_.Advance(absl::Seconds(3));
+  table.Expire();
+  EXPECT_EQ(granted, (std::vector<std::string>{"a", "b"}));
 }
 
 TEST_F(SemaphoreTest, ACancelledWaiterLeavesTheQueue) {

@@ -55,6 +55,9 @@ ABSL_FLAG(absl::Duration, build_timeout, absl::Minutes(10),
 ABSL_FLAG(std::string, semaphore, "compile", "cluster semaphore of checks with permits");
 ABSL_FLAG(absl::Duration, permit_ttl, absl::Seconds(30),
           "TTL of permit leases (renewed every third of it)");
+ABSL_FLAG(absl::Duration, permit_margin, absl::ZeroDuration(),
+          "a permit not renewed for its TTL minus this is given up and its command killed "
+          "(0: a sixth of the TTL)");
 
 int main(int argc, char** argv) {
   using namespace kiln;
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
   }
   o.sandbox = absl::GetFlag(FLAGS_sandbox);
   o.permit_ttl = absl::GetFlag(FLAGS_permit_ttl);
+  o.permit_margin = absl::GetFlag(FLAGS_permit_margin);
   RunnerOptions& ro = o.runner;
   ro.work_dir = absl::GetFlag(FLAGS_work_dir);
   ro.build_slots = absl::GetFlag(FLAGS_build_slots);

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/grpc_status.h"
 #include "common/proto_time.h"
 
@@ -26,6 +27,9 @@ std::string NewRequestId() {
 struct GrpcPermits::Held {
   Mutex mu;
   kiln::v1::SemaphoreLease lease ABSL_GUARDED_BY(mu);
+  // When the last request that set the lease's expiry was sent: the
+  // coordinator's expiry is at least this plus the TTL.
+  MonotonicTime confirmed ABSL_GUARDED_BY(mu);
   bool released ABSL_GUARDED_BY(mu) = false;
   bool lost ABSL_GUARDED_BY(mu) = false;
   std::function<void()> on_lost;
@@ -58,6 +62,10 @@ GrpcPermits::GrpcPermits(std::shared_ptr<grpc::Channel> channel,
 
 GrpcPermits::~GrpcPermits() = default;
 
+absl::Duration GrpcPermits::margin() const {
+  return options_.margin > absl::ZeroDuration() ? options_.margin : options_.ttl / 6;
+}
+
 absl::StatusOr<std::unique_ptr<PermitGrant>> GrpcPermits::Acquire(
     const PermitRequest& request, Cancellation* cancel,
     std::function<void()> on_lost) {
@@ -78,6 +86,7 @@ absl::StatusOr<std::unique_ptr<PermitGrant>> GrpcPermits::Acquire(
     ctx.set_deadline(Deadline(options_.acquire_slice));
     if (cancel != nullptr) cancel->OnCancel([&ctx] { ctx.TryCancel(); });
     kiln::v1::AcquireResponse resp;
+    const MonotonicTime sent = RealClock()->MonotonicNow();
     const grpc::Status s = stub_->Acquire(&ctx, req, &resp);
     if (cancel != nullptr) cancel->ClearOnCancel();
     if (s.ok()) {
@@ -85,10 +94,21 @@ absl::StatusOr<std::unique_ptr<PermitGrant>> GrpcPermits::Acquire(
       {
         MutexLock l(&held->mu);
         held->lease = resp.lease();
+        held->confirmed = sent;
       }
       held->on_lost = std::move(on_lost);
       held->waited = absl::Now() - start;
-      ScheduleRenew(held);
+      // The grant came somewhere between `sent` and now: after a long wait
+      // in the queue, one renewal dates the lease before the command runs.
+      if (RealClock()->MonotonicNow() - sent > margin() / 2 && !RenewOnce(held)) {
+        ReleaseHeld(held);
+        req.set_request_id(NewRequestId());
+        absl::SleepFor(backoff);
+        backoff = std::min(backoff * 2, absl::Seconds(2));
+        continue;
+      }
+      ScheduleRenew(held, options_.ttl / 3);
+      ScheduleWatchdog(held);
       return std::unique_ptr<PermitGrant>(new Grant(this, held));
     }
     if (cancel != nullptr && cancel->cancelled()) {
@@ -110,40 +130,92 @@ absl::StatusOr<std::unique_ptr<PermitGrant>> GrpcPermits::Acquire(
   }
 }
 
-void GrpcPermits::ScheduleRenew(std::shared_ptr<Held> held) {
-  timers_.RunAfter(options_.ttl / 3, [this, held] { Renew(held); });
+void GrpcPermits::ScheduleRenew(std::shared_ptr<Held> held, absl::Duration delay) {
+  timers_.RunAfter(delay, [this, held] { Renew(held); });
 }
 
-void GrpcPermits::Renew(const std::shared_ptr<Held>& held) {
+bool GrpcPermits::RenewOnce(const std::shared_ptr<Held>& held) {
   kiln::v1::RenewRequest req;
+  MonotonicTime give_up;
   {
     MutexLock l(&held->mu);
-    if (held->released || held->lost) return;
+    if (held->released || held->lost) return false;
     req.set_semaphore(held->lease.semaphore());
     req.set_lease_id(held->lease.lease_id());
     req.set_fencing_token(held->lease.fencing_token());
+    give_up = held->confirmed + options_.ttl - margin();
   }
+  const MonotonicTime sent = RealClock()->MonotonicNow();
+  if (sent >= give_up) return false;
   DurationToProto(options_.ttl, req.mutable_ttl());
   grpc::ClientContext ctx;
   add_auth_(&ctx);
-  ctx.set_deadline(Deadline(options_.ttl / 3));
+  ctx.set_deadline(Deadline(std::min(options_.ttl / 3, give_up - sent)));
   kiln::v1::RenewResponse resp;
   const grpc::Status s = stub_->Renew(&ctx, req, &resp);
-  const bool refused = s.error_code() == grpc::StatusCode::ABORTED ||
-                       s.error_code() == grpc::StatusCode::NOT_FOUND ||
-                       s.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
-  if (refused) {
-    {
-      MutexLock l(&held->mu);
-      if (held->released) return;
-      held->lost = true;
-    }
-    if (held->on_lost) held->on_lost();
+  if (s.ok()) {
+    MutexLock l(&held->mu);
+    held->confirmed = std::max(held->confirmed, sent);
+    return true;
+  }
+  if (s.error_code() == grpc::StatusCode::ABORTED ||
+      s.error_code() == grpc::StatusCode::NOT_FOUND ||
+      s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    Lose(held);
+  }
+  return false;
+}
+
+void GrpcPermits::Renew(const std::shared_ptr<Held>& held) {
+  if (RenewOnce(held)) {
+    ScheduleRenew(held, options_.ttl / 3);
     return;
   }
-  // Renewed, or the coordinator is unreachable for now: try again next
-  // period (the lease's TTL leaves two more).
-  ScheduleRenew(held);
+  MonotonicTime give_up;
+  {
+    MutexLock l(&held->mu);
+    if (held->released || held->lost) return;
+    give_up = held->confirmed + options_.ttl - margin();
+  }
+  // Unreachable for now: again soon, while the lease can still be saved
+  // (the watchdog gives it up at `give_up`).
+  const absl::Duration left = give_up - RealClock()->MonotonicNow();
+  if (left <= absl::ZeroDuration()) return;
+  ScheduleRenew(held, std::min(options_.ttl / 10, left));
+}
+
+void GrpcPermits::ScheduleWatchdog(std::shared_ptr<Held> held) {
+  MonotonicTime give_up;
+  {
+    MutexLock l(&held->mu);
+    give_up = held->confirmed + options_.ttl - margin();
+  }
+  const absl::Duration wait =
+      std::max(absl::ZeroDuration(), give_up - RealClock()->MonotonicNow());
+  watchdog_.RunAfter(wait, [this, held] { Watch(held); });
+}
+
+void GrpcPermits::Watch(const std::shared_ptr<Held>& held) {
+  bool due;
+  {
+    MutexLock l(&held->mu);
+    if (held->released || held->lost) return;
+    due = RealClock()->MonotonicNow() >= held->confirmed + options_.ttl - margin();
+  }
+  if (due) {
+    Lose(held);
+  } else {
+    ScheduleWatchdog(held);  // renewed since: the new deadline
+  }
+}
+
+void GrpcPermits::Lose(const std::shared_ptr<Held>& held) {
+  {
+    MutexLock l(&held->mu);
+    if (held->released || held->lost) return;
+    held->lost = true;
+  }
+  if (held->on_lost) held->on_lost();
 }
 
 void GrpcPermits::ReleaseHeld(const std::shared_ptr<Held>& held) {

@@ -15,7 +15,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/optional.h"
 #include "common/clock.h"
+#include "worker/process_guard.h"
 
 extern char** environ;
 
@@ -121,8 +123,9 @@ class CappedOutput {
   int64_t omitted_ = 0;
 };
 
-// Forks `argv` in its own process group with the spec's limits, collects
-// its output and kills the group at the time limit or on cancel.
+// Forks `argv` under a process guard (worker/process_guard.h) with the
+// spec's limits, collects its output and stops it at the time limit or on
+// cancel.
 absl::StatusOr<CommandResult> RunProcess(const std::vector<std::string>& argv,
                                          const CommandSpec& spec,
                                          Cancellation* cancel) {
@@ -155,6 +158,15 @@ absl::StatusOr<CommandResult> RunProcess(const std::vector<std::string>& argv,
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
+  GuardedCommand guarded;
+  guarded.program = program->c_str();
+  guarded.argv = cargv.data();
+  guarded.envp = cenv.data();
+  guarded.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+  guarded.output_fd = fds[1];
+  guarded.memory_bytes = spec.memory_bytes;
+  guarded.cpu_seconds = cpu;
+  guarded.parent = ::getpid();
   const MonotonicTime start = RealClock()->MonotonicNow();
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -162,34 +174,13 @@ absl::StatusOr<CommandResult> RunProcess(const std::vector<std::string>& argv,
     ::close(fds[1]);
     return absl::ResourceExhaustedError(absl::StrCat("fork: ", std::strerror(errno)));
   }
-  if (pid == 0) {
-    // Child: async-signal-safe calls only. The parent may block signals in
-    // its threads (the CLI takes SIGINT with sigwait); commands start clean.
-    ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) _exit(126);
-    if (spec.memory_bytes > 0) {
-      struct rlimit rl = {static_cast<rlim_t>(spec.memory_bytes),
-                          static_cast<rlim_t>(spec.memory_bytes)};
-      ::setrlimit(RLIMIT_AS, &rl);
-    }
-    struct rlimit cpu_rl = {static_cast<rlim_t>(cpu), static_cast<rlim_t>(cpu + 1)};
-    ::setrlimit(RLIMIT_CPU, &cpu_rl);
-    struct rlimit core = {0, 0};
-    ::setrlimit(RLIMIT_CORE, &core);
-    ::execve(program->c_str(), cargv.data(), cenv.data());
-    _exit(127);
-  }
-  ::setpgid(pid, pid);  // also in the parent: no race with kill below
+  if (pid == 0) RunGuard(guarded);
   ::close(fds[1]);
+  // Stopping the guard stops the command's whole tree; should the guard not
+  // exit within kStopGrace, it is killed outright (and its command with it).
+  constexpr absl::Duration kStopGrace = absl::Seconds(5);
   if (cancel != nullptr) {
-    cancel->OnCancel([pid] { ::kill(-pid, SIGKILL); });
+    cancel->OnCancel([pid] { ::kill(pid, kGuardStopSignal); });
   }
 
   CommandResult result;
@@ -199,37 +190,46 @@ absl::StatusOr<CommandResult> RunProcess(const std::vector<std::string>& argv,
   bool eof = false;
   int status = 0;
   char buf[16384];
-  while (!eof) {
-    const MonotonicTime now = RealClock()->MonotonicNow();
-    if (!exited && !result.timed_out && now >= deadline) {
-      result.timed_out = true;
-      ::kill(-pid, SIGKILL);
-    }
-    // Short polls: the child's exit is noticed even when a grandchild keeps
-    // the pipe open.
+  absl::optional<MonotonicTime> stopped;
+  auto read_some = [&](int timeout_ms) {
     struct pollfd p = {fds[0], POLLIN, 0};
-    const int64_t wait_ms = std::max<int64_t>(
-        0, std::min<int64_t>(50, absl::ToInt64Milliseconds(deadline - now) + 1));
-    const int r = ::poll(&p, 1, static_cast<int>(wait_ms));
-    if (r > 0) {
-      const ssize_t n = ::read(fds[0], buf, sizeof buf);
-      if (n > 0) {
-        out.Add(buf, static_cast<size_t>(n));
-      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-        eof = true;
-      }
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r <= 0) return false;
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n > 0) {
+      out.Add(buf, static_cast<size_t>(n));
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+      eof = true;
     }
-    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) {
-      exited = true;
-      // Whatever it left running in its group goes too.
-      ::kill(-pid, SIGKILL);
+    return true;
+  };
+  // Until the guard exits (the command's processes are all gone by then),
+  // in short polls: the time limit holds even after the command closed its
+  // output.
+  while (!exited) {
+    const MonotonicTime now = RealClock()->MonotonicNow();
+    if (!result.timed_out && now >= deadline) {
+      result.timed_out = true;
+      ::kill(pid, kGuardStopSignal);
     }
+    if (!stopped && (result.timed_out || (cancel != nullptr && cancel->cancelled()))) {
+      stopped = now;
+    }
+    if (stopped && now - *stopped >= kStopGrace) ::kill(pid, SIGKILL);
+    const int wait_ms =
+        stopped ? 50
+                : static_cast<int>(std::max<int64_t>(
+                      1, std::min<int64_t>(50, absl::ToInt64Milliseconds(deadline - now) + 1)));
+    if (eof) {
+      ::poll(nullptr, 0, wait_ms);
+    } else {
+      read_some(wait_ms);
+    }
+    if (::waitpid(pid, &status, WNOHANG) == pid) exited = true;
   }
-  if (!exited) {
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+  // What is left in the pipe.
+  while (!eof && read_some(0)) {
   }
-  ::kill(-pid, SIGKILL);
   ::close(fds[0]);
   if (cancel != nullptr) {
     cancel->ClearOnCancel();

@@ -1,14 +1,15 @@
 // Running check and build commands with limits (DESIGN.md, "Worker").
 //
-// A Sandbox runs one command in its own process group with CPU, memory and
-// wall-time limits and a cap on the output it keeps, and kills the whole
-// group when the time limit passes or the caller cancels (a lost permit
-// lease, a cancelled attempt). Two implementations:
+// A Sandbox runs one command under a process guard (worker/process_guard.h)
+// with CPU, memory and wall-time limits and a cap on the output it keeps.
+// Nothing the command starts outlives it, its time limit, its cancel (a lost
+// permit lease, a cancelled attempt) or the worker itself, with either
+// implementation. Two implementations:
 //   - BwrapSandbox: inside bubblewrap, with no network, the whole file
 //     system read-only except the given writable directories, a private
 //     /tmp, /proc and /dev, and its own PID namespace (so killing it kills
 //     everything it started);
-//   - HostSandbox: the limits and the process group only, for machines
+//   - HostSandbox: the limits and the guard only, for machines
 //     without user namespaces (`--sandbox=none`) and for the worker's own
 //     git commands.
 #ifndef KILN_WORKER_SANDBOX_H_

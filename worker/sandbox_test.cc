@@ -1,6 +1,12 @@
 #include "worker/sandbox.h"
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <vector>
 
 #include <cstdlib>
 #include <filesystem>
@@ -120,6 +126,79 @@ TEST(BwrapSandbox, NoNetworkAndReadOnlyOutsideTheWorktree) {
   EXPECT_NE(out->exit_code, 0);
   EXPECT_TRUE(absl::StrContains(out->output, "Read-only file system")) << out->output;
   EXPECT_FALSE(fs::exists(fs::path(outside) / "x.txt"));
+}
+
+// The pid a command wrote to `file`, once it has.
+pid_t WaitForPid(const fs::path& file) {
+  for (int i = 0; i < 2000; ++i) {
+    std::ifstream in(file);
+    long pid = 0;
+    if (in >> pid && pid > 0) return static_cast<pid_t>(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ADD_FAILURE() << "no pid in " << file;
+  return 0;
+}
+
+bool Gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+// A process that left the command's group and session (setsid) is killed
+// when the command ends: the guard is its subreaper.
+TEST(HostSandbox, NothingTheCommandStartedOutlivesIt) {
+  const std::string dir = FreshTestDir("escape");
+  HostSandbox host;
+  auto r = host.Run(Shell("setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' & "
+                          "while [ ! -s escaped.pid ]; do :; done; echo done",
+                          dir),
+                    nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->output;
+  const pid_t escaped = WaitForPid(fs::path(dir) / "escaped.pid");
+  ASSERT_GT(escaped, 0);
+  EXPECT_TRUE(Gone(escaped)) << "pid " << escaped << " outlived its command";
+}
+
+// A worker killed outright (SIGKILL) while a command runs takes the command,
+// its children and the processes that escaped its group along.
+TEST(HostSandbox, ACommandDiesWithItsWorker) {
+  const std::string dir = FreshTestDir("orphan");
+  const pid_t worker = ::fork();
+  ASSERT_GE(worker, 0);
+  if (worker == 0) {
+    HostSandbox host;
+    CommandSpec s = Shell(
+        "setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' & "
+        "sh -c 'echo $$ > child.pid; exec sleep 300' & echo $$ > shell.pid; wait",
+        dir);
+    s.timeout = absl::Minutes(5);
+    (void)host.Run(s, nullptr);
+    ::_exit(0);
+  }
+  std::vector<pid_t> pids;
+  for (const char* f : {"shell.pid", "child.pid", "escaped.pid"}) {
+    pids.push_back(WaitForPid(fs::path(dir) / f));
+  }
+  ::kill(worker, SIGKILL);
+  ASSERT_EQ(::waitpid(worker, nullptr, 0), worker);
+  for (pid_t pid : pids) {
+    ASSERT_GT(pid, 0);
+    bool gone = false;
+    for (int i = 0; i < 2000 && !(gone = Gone(pid)); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(gone) << "pid " << pid << " outlived its worker";
+  }
+}
+
+// The time limit holds for a command that closed its output.
+TEST_P(SandboxTest, TimeLimitHoldsAfterTheOutputIsClosed) {
+  const std::string dir = FreshTestDir("closed-" + GetParam());
+  CommandSpec s = Shell("exec >/dev/null 2>&1; sleep 300", dir);
+  s.timeout = absl::Milliseconds(300);
+  auto r = sandbox_->Run(s, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->exit_code, -9);
 }
 
 TEST(ShellQuote, QuotesForSh) {

@@ -64,6 +64,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(WorkerOptions options,
   w->session_ = std::make_unique<WorkerSession>(so, w->forward_.get());
   GrpcPermitsOptions po;
   po.ttl = options.permit_ttl;
+  po.margin = options.permit_margin;
   WorkerSession* session = w->session_.get();
   w->permits_ = std::make_unique<GrpcPermits>(
       session->channel(), [session](grpc::ClientContext* ctx) { session->AddAuth(ctx); }, po);

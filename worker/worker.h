@@ -40,6 +40,8 @@ struct WorkerOptions {
   std::string sandbox = "bwrap";
   // TTL of permit leases.
   absl::Duration permit_ttl = absl::Seconds(30);
+  // See GrpcPermitsOptions::margin (0: a sixth of the TTL).
+  absl::Duration permit_margin = absl::ZeroDuration();
 };
 
 class Worker {
