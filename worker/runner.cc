@@ -312,7 +312,7 @@ void Runner::Prepare(const AttemptPtr& at) {
   std::string repaired;  // REPAIR: the code the diagnostics are about
   std::vector<QuotedFile> deps;
   auto place = [&](const kiln::v1::Artifact& art) -> absl::Status {
-    absl::StatusOr<std::string> bytes = at->port->DownloadBlob(art.digest());
+    absl::StatusOr<std::string> bytes = Download(at, art.digest());
     if (!bytes.ok()) {
       return absl::UnavailableError(absl::StrCat(
           "download of ", art.path(), ": ", bytes.status().message()));
@@ -386,7 +386,7 @@ void Runner::Prepare(const AttemptPtr& at) {
       in.expected_tokens = f.expected_tokens();
     }
     if (task.kind() == kiln::v1::TASK_KIND_REPAIR) {
-      absl::StatusOr<std::string> diags = at->port->DownloadBlob(a.diagnostics());
+      absl::StatusOr<std::string> diags = Download(at, a.diagnostics());
       if (!diags.ok()) {
         return Fail(at, TaskResult::OUTCOME_RETRYABLE,
                     absl::UnavailableError(absl::StrCat(
@@ -536,7 +536,7 @@ void Runner::AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result) {
   const std::string code = ExtractCode(result->text);
   absl::Status w = WriteRepoFile(at->worktree, task.path(), code);
   if (!w.ok()) return Fail(at, TaskResult::OUTCOME_FAILED, w);
-  absl::StatusOr<kiln::v1::Digest> digest = at->port->UploadBlob(code);
+  absl::StatusOr<kiln::v1::Digest> digest = Upload(at, code);
   if (!digest.ok()) {
     return Fail(at, TaskResult::OUTCOME_RETRYABLE,
                 absl::UnavailableError(absl::StrCat(
@@ -682,7 +682,7 @@ bool Runner::RunCommand(const AttemptPtr& at, const Command& c, int index,
   *output = header + (build ? HeadAndTail(r->output, 2 * options_.diagnostics_bytes)
                             : FilterDiagnostics(r->output, at->a.task().path(),
                                                 options_.diagnostics_bytes));
-  absl::StatusOr<kiln::v1::Digest> d = at->port->UploadBlob(*output);
+  absl::StatusOr<kiln::v1::Digest> d = Upload(at, *output);
   if (d.ok()) *run->mutable_output() = *d;
   return true;
 }
@@ -721,7 +721,7 @@ void Runner::RunCommands(const AttemptPtr& at, std::vector<Command> commands) {
   // unless that upload failed.
   absl::StatusOr<kiln::v1::Digest> d =
       failed->has_output() ? absl::StatusOr<kiln::v1::Digest>(failed->output())
-                           : at->port->UploadBlob(failure);
+                           : Upload(at, failure);
   if (!d.ok()) {
     return Fail(at, TaskResult::OUTCOME_RETRYABLE,
                 absl::UnavailableError(absl::StrCat("upload of the diagnostics: ",
@@ -733,6 +733,32 @@ void Runner::RunCommands(const AttemptPtr& at, std::vector<Command> commands) {
            absl::FailedPreconditionError(failure.substr(0, 400)),
            false);
   Finish(at, std::move(result));
+}
+
+absl::StatusOr<kiln::v1::Digest> Runner::Upload(const AttemptPtr& at,
+                                                const std::string& bytes) {
+  absl::StatusOr<kiln::v1::Digest> out;
+  absl::Status s = RetryTransfer(
+      [&] {
+        out = at->port->UploadBlob(bytes);
+        return out.status();
+      },
+      &at->cancel, options_.transfers);
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::string> Runner::Download(const AttemptPtr& at,
+                                             const kiln::v1::Digest& digest) {
+  absl::StatusOr<std::string> out;
+  absl::Status s = RetryTransfer(
+      [&] {
+        out = at->port->DownloadBlob(digest);
+        return out.status();
+      },
+      &at->cancel, options_.transfers);
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace kiln

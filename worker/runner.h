@@ -35,6 +35,7 @@
 #include "worker/permits.h"
 #include "worker/sandbox.h"
 #include "worker/session.h"
+#include "worker/transfer_retry.h"
 #include "worker/worktree.h"
 
 namespace kiln {
@@ -57,6 +58,9 @@ struct RunnerOptions {
   std::string semaphore = "compile";
   PromptBudget budget;
   int max_worktrees = 64;
+  // Blob uploads and downloads retried while the coordinator cannot be
+  // reached (worker/transfer_retry.h).
+  TransferRetry transfers;
   // Where attempt spans go (not owned): attempt → llm.request,
   // semaphore.wait, check, build, under the Assignment's traceparent.
   // Null: none are recorded.
@@ -105,6 +109,10 @@ class Runner : public TaskRunner {
   void Finish(const AttemptPtr& at, kiln::v1::TaskResult result);
   // Bills one HTTP request (as it ends) to the attempt's record.
   void AddRequest(const AttemptPtr& at, const LlmRequestRecord& request);
+  // The port's blob transfers, retried (RunnerOptions::transfers) while the
+  // coordinator cannot be reached, until the attempt is cancelled.
+  absl::StatusOr<kiln::v1::Digest> Upload(const AttemptPtr& at, const std::string& bytes);
+  absl::StatusOr<std::string> Download(const AttemptPtr& at, const kiln::v1::Digest& digest);
   void AddTimings(const AttemptPtr& at, const LlmResult& r);
   // Ends the attempt's span with its outcome (`rec` is the final record).
   void EndAttemptSpan(const AttemptPtr& at, const kiln::v1::TaskResult& result);

@@ -43,6 +43,12 @@ class FakePort : public WorkerPort {
   absl::StatusOr<kiln::v1::Digest> UploadBlob(const std::string& bytes) override {
     const kiln::v1::Digest d = DigestOf(bytes);
     MutexLock l(&mu_);
+    ++upload_calls_;
+    if (failing_uploads_ > 0) {
+      --failing_uploads_;
+      cv_.SignalAll();
+      return absl::UnavailableError("failed to connect to all addresses");
+    }
     blobs_[d.hash()] = bytes;
     return d;
   }
@@ -53,6 +59,24 @@ class FakePort : public WorkerPort {
     return it->second;
   }
   std::string worker_id() const override { return "w-test"; }
+
+  // The next `n` uploads fail as with the coordinator down.
+  void FailUploads(int n) {
+    MutexLock l(&mu_);
+    failing_uploads_ = n;
+  }
+  int upload_calls() {
+    MutexLock l(&mu_);
+    return upload_calls_;
+  }
+  // Until `n` uploads were tried (a minute at most).
+  void WaitUploadCalls(int n) {
+    MutexLock l(&mu_);
+    const absl::Time deadline = absl::Now() + absl::Minutes(1);
+    while (upload_calls_ < n && absl::Now() < deadline) {
+      cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+    }
+  }
 
   // The reports so far, once there are `n` (a minute at most).
   std::vector<TaskResult> Wait(size_t n) {
@@ -89,6 +113,8 @@ class FakePort : public WorkerPort {
   std::map<std::string, std::string> blobs_;
   std::vector<std::string> first_tokens_;
   std::vector<std::string> llm_done_;
+  int failing_uploads_ = 0;
+  int upload_calls_ = 0;
 };
 
 // Answers each request with the next scripted reply, and keeps the prompts.
@@ -201,6 +227,8 @@ class RunnerTest : public ::testing::Test {
     o.work_dir = FreshTestDir("work");
     o.build_slots = build_slots;
     o.tracer = tracer;
+    o.transfers.first = absl::Milliseconds(1);
+    o.transfers.max = absl::Milliseconds(5);
     return std::make_unique<Runner>(o, provider, &models_, &sandbox_, permits);
   }
 
@@ -243,6 +271,36 @@ TEST_F(RunnerTest, GenerateWritesChecksAndReportsUsage) {
   EXPECT_EQ(r.record().checks(0).exit_code(), 0);
   EXPECT_EQ(port_.first_tokens(), std::vector<std::string>{"t1"});
   EXPECT_EQ(port_.llm_done(), std::vector<std::string>{"t1"});
+}
+
+// The coordinator is down when the file is ready: the upload is retried
+// until it answers, and the paid reply is delivered, not generated again.
+TEST_F(RunnerTest, AFinishedFileIsUploadedOnceTheCoordinatorAnswersAgain) {
+  ScriptedProvider scripted({"```js\nexport function f() { return 1; }\n```\n"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  port_.FailUploads(5);
+  runner->Run(Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_), &port_);
+  auto reports = port_.Wait(1);
+  ASSERT_EQ(reports.size(), 1u);
+  ASSERT_EQ(reports[0].outcome(), TaskResult::OUTCOME_SUCCEEDED) << reports[0].DebugString();
+  EXPECT_EQ(scripted.prompts().size(), 1u);  // one paid request
+  EXPECT_GE(port_.upload_calls(), 6);
+  EXPECT_EQ(port_.Blob(reports[0].artifacts(0).digest()),
+            "export function f() { return 1; }\n");
+}
+
+// ... until the attempt is cancelled (the lease is no longer this worker's).
+TEST_F(RunnerTest, UploadRetriesEndWhenTheAttemptIsCancelled) {
+  ScriptedProvider scripted({"```js\nexport function f() { return 1; }\n```\n"});
+  auto runner = MakeRunner(&scripted, &permits_);
+  port_.FailUploads(1 << 30);
+  const kiln::v1::Assignment a = Assign("t1", kiln::v1::TASK_KIND_GENERATE, "web/a.js", job_);
+  runner->Run(a, &port_);
+  port_.WaitUploadCalls(3);
+  runner->Cancel(a.lease());
+  runner->Stop();  // joins: the retry loop ended
+  EXPECT_EQ(runner->running(), 0);
+  EXPECT_TRUE(port_.Wait(0).empty());
 }
 
 TEST_F(RunnerTest, DefectIsReportedWithDiagnosticsAndTheRepairFixesIt) {

@@ -31,6 +31,7 @@ void Cancellation::Cancel(const std::string& reason) {
     cancelled_ = true;
     reason_ = reason;
     fn = fn_;
+    cv_.SignalAll();
   }
   if (fn) fn();
 }
@@ -58,6 +59,17 @@ void Cancellation::OnCancel(std::function<void()> fn) {
 void Cancellation::ClearOnCancel() {
   MutexLock l(&mu_);
   fn_ = nullptr;
+}
+
+bool Cancellation::WaitFor(absl::Duration d) {
+  MutexLock l(&mu_);
+  const absl::Time deadline = absl::Now() + d;
+  while (!cancelled_) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    cv_.WaitWithTimeout(&mu_, left);
+  }
+  return cancelled_;
 }
 
 std::string ShellQuote(const std::string& s) {

@@ -39,9 +39,12 @@ class Cancellation {
   // time; Clear before the objects it uses go away.
   void OnCancel(std::function<void()> fn);
   void ClearOnCancel();
+  // Waits up to `d`; whether it was cancelled (by then).
+  bool WaitFor(absl::Duration d);
 
  private:
   mutable Mutex mu_;
+  CondVar cv_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::string reason_ ABSL_GUARDED_BY(mu_);
   std::function<void()> fn_ ABSL_GUARDED_BY(mu_);
