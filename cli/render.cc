@@ -166,6 +166,17 @@ std::string FormatReport(const kiln::v1::Report& r, const kiln::v1::Batch& b,
                                      " saved")
                       : "",
                   ")\n");
+  if (r.lost_attempts() > 0) {
+    absl::StrAppend(&out, "lost      ", r.lost_attempts(),
+                    r.lost_attempts() == 1 ? " attempt" : " attempts",
+                    " lost with their workers, ", Usd(r.lost_attempts_cost_usd()),
+                    " (in the cost: what their workers had reported",
+                    r.estimated_cost_usd() > 0
+                        ? absl::StrCat(", and ", Usd(r.estimated_cost_usd()),
+                                       " estimated for requests whose usage never came back")
+                        : "",
+                    ")\n");
+  }
   if (r.phases_size() > 0) {
     std::vector<std::string> phases;
     for (const auto& p : r.phases()) {

@@ -94,6 +94,19 @@ TEST(FormatReport, TimeTokensCacheCostRepairsAndCriticalPath) {
             "repaired  web/input.js (a check failed, the repair passed)\n");
 }
 
+TEST(FormatReport, ListsAttemptsLostWithTheirWorkersAndTheirEstimatedPart) {
+  kiln::v1::Report r = Sample();
+  r.set_lost_attempts(2);
+  r.set_lost_attempts_cost_usd(0.0012);
+  r.set_estimated_cost_usd(0.0004);
+  const std::string text = FormatReport(r, SampleBatch());
+  EXPECT_NE(text.find("lost      2 attempts lost with their workers, $0.0012 (in the cost: "
+                      "what their workers had reported, and $0.0004 estimated for requests "
+                      "whose usage never came back)\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(FormatReport, ScalesTheBoundOfASimulatedRunAndListsFailures) {
   kiln::v1::Report r = Sample();
   r.set_state(kiln::v1::BATCH_STATE_FAILED);

@@ -30,6 +30,7 @@ namespace kiln {
 
 using coordinator_internal::JobOf;
 using coordinator_internal::ToReport;
+using coordinator_internal::LostReport;
 using kiln::v1::TaskResult;
 
 Coordinator::Coordinator(Store* store, const Clock* clock,
@@ -204,7 +205,7 @@ absl::Status Coordinator::ReplayBatch(BatchState& b) {
           case kiln::v1::LogEntry::kLeaseLost: {
             const auto& a = e.lease_lost();
             s = scheduler_.Adopt(a.task_id(), a.attempt());
-            if (s.ok()) s = scheduler_.OnLeaseLost(a.task_id(), a.attempt());
+            if (s.ok()) s = scheduler_.OnLeaseLost(a.task_id(), a.attempt(), LostReport(a));
             break;
           }
           case kiln::v1::LogEntry::kCancelReason:

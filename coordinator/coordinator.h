@@ -298,6 +298,9 @@ class Coordinator {
                                    const std::string& path);
   void EndLease(const std::string& task_id);
   void LoseLease(const std::string& task_id, const std::string& why);
+  // What a lost attempt spent: what its worker reported, plus an estimate
+  // of a request in flight.
+  kiln::v1::LoggedAttempt LostSpend(const std::string& task_id, const LeaseRec& l) const;
   void ExpireLeases();
   void SendCancels();
   kiln::v1::Lease LeaseProto(const std::string& task_id,

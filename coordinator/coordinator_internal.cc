@@ -52,5 +52,14 @@ AttemptReport ToReport(const kiln::v1::LoggedResult& r) {
   return rep;
 }
 
+AttemptReport LostReport(const kiln::v1::LoggedAttempt& a) {
+  AttemptReport rep;
+  rep.outcome = AttemptOutcome::kRetryable;
+  rep.usage = FromUsage(a.usage());
+  rep.cost_usd = a.cost_usd();
+  rep.uncached_cost_usd = a.uncached_cost_usd();
+  return rep;
+}
+
 }  // namespace coordinator_internal
 }  // namespace kiln

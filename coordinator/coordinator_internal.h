@@ -24,6 +24,8 @@ int TaskNumber(const std::string& task_id);
 std::string JobOf(const std::string& task_id);
 // An accepted result as the scheduler takes it.
 AttemptReport ToReport(const kiln::v1::LoggedResult& r);
+// The spend of a lost attempt (a lease_lost entry), for the batch's totals.
+AttemptReport LostReport(const kiln::v1::LoggedAttempt& a);
 
 }  // namespace coordinator_internal
 

@@ -17,6 +17,7 @@
 #include "common/proto_time.h"
 #include "common/states.h"
 #include "common/status.h"
+#include "common/usage.h"
 #include "coordinator/assignment.h"
 #include "coordinator/batch_states.h"
 #include "coordinator/coordinator_internal.h"
@@ -165,6 +166,7 @@ void Coordinator::OnProgress(SessionRec& s, const kiln::v1::Progress& p) {
   }
   // The attempt runs checks now: its LLM slot takes another assignment.
   if (p.llm_done()) leases_.FreeLlmSlot(p.lease().task_id());
+  leases_.RecordProgress(p.lease().task_id(), p);
   if (!p.first_token() && p.output_tokens_so_far() == 0) return;
   BatchState* b = FindBatch(BatchOf(p.lease().task_id()));
   if (b == nullptr) return;
@@ -327,6 +329,9 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
   l.session_id = s.id;
   l.expires = now + options_.lease_ttl;
   l.start = clock_->Now();
+  l.model = d.model;
+  l.estimated_prompt_tokens = d.stable_prompt_tokens + d.variable_prompt_tokens;
+  l.estimated_output_tokens = d.expected_output_tokens;
   leases_.Grant(d.task_id, l);
   const kiln::v1::Lease lease = LeaseProto(d.task_id, l);
   batch_.Put(store_->cf(Cf::kMeta), LeaseKey(d.task_id), lease.SerializeAsString());
@@ -544,21 +549,55 @@ void Coordinator::LoseLease(const std::string& task_id, const std::string& why) 
   if (held == nullptr) return;
   const LeaseRec l = *held;
   EndLease(task_id);
-  if (!scheduler_.OnLeaseLost(task_id, l.attempt).ok()) return;
+  const kiln::v1::LoggedAttempt lost = LostSpend(task_id, l);
+  if (!scheduler_.OnLeaseLost(task_id, l.attempt, coordinator_internal::LostReport(lost)).ok()) return;
   kiln::v1::LogEntry entry;
-  entry.mutable_lease_lost()->set_task_id(task_id);
-  entry.mutable_lease_lost()->set_attempt(l.attempt);
+  *entry.mutable_lease_lost() = lost;
   Log(BatchOf(task_id), entry);
   kiln::v1::Task& rec = TaskRecord(task_id);
   kiln::v1::AttemptRecord* a = rec.add_attempts();
   a->set_attempt(l.attempt);
   a->set_worker_id(l.worker_id);
+  a->set_model(l.model);
   TimeToProto(l.start, a->mutable_start_time());
   TimeToProto(clock_->Now(), a->mutable_end_time());
+  a->set_lost(true);
+  *a->mutable_usage() = lost.usage();
+  a->set_cost_usd(lost.cost_usd());
+  a->set_uncached_cost_usd(lost.uncached_cost_usd());
+  a->set_usage_estimated(lost.estimated());
+  a->set_estimated_cost_usd(lost.estimated_cost_usd());
   a->mutable_error()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
   a->mutable_error()->set_message(why);
   a->mutable_error()->set_retryable(true);
   AbandonFlight(task_id, l.attempt);
+}
+
+kiln::v1::LoggedAttempt Coordinator::LostSpend(const std::string& task_id,
+                                               const LeaseRec& l) const {
+  kiln::v1::LoggedAttempt out;
+  out.set_task_id(task_id);
+  out.set_attempt(l.attempt);
+  *out.mutable_usage() = l.spent;
+  out.set_cost_usd(l.spent_cost_usd);
+  out.set_uncached_cost_usd(l.spent_uncached_cost_usd);
+  if (!l.request_open) return out;
+  // A request was sent and its usage never came back: its prompt at the
+  // full input price, and what it streamed (else what it was expected to).
+  TokenCounts guess;
+  guess.input = l.estimated_prompt_tokens;
+  guess.output = l.output_tokens_so_far > 0 ? l.output_tokens_so_far
+                                            : l.estimated_output_tokens;
+  kiln::v1::Usage u = ToUsage(guess);
+  u.set_requests(1);
+  AddUsage(u, out.mutable_usage());
+  if (const ModelProfile* p = models_->Find(l.model)) {
+    out.set_cost_usd(out.cost_usd() + p->Cost(guess));
+    out.set_estimated_cost_usd(p->Cost(guess));
+    out.set_uncached_cost_usd(out.uncached_cost_usd() + p->UncachedCost(guess));
+  }
+  out.set_estimated(true);
+  return out;
 }
 
 void Coordinator::ExpireLeases() {

@@ -1,5 +1,7 @@
 #include "coordinator/lease_table.h"
 
+#include <algorithm>
+
 #include "common/proto_time.h"
 
 namespace kiln {
@@ -65,6 +67,20 @@ void LeaseTable::FreeLlmSlot(const std::string& task_id) {
   auto s = sessions_.find(it->second.session_id);
   if (s != sessions_.end()) s->second.assigned--;
   it->second.llm_slot = false;
+}
+
+void LeaseTable::RecordProgress(const std::string& task_id, const kiln::v1::Progress& p) {
+  auto it = leases_.find(task_id);
+  if (it == leases_.end()) return;
+  LeaseRec& l = it->second;
+  if (p.has_usage()) {
+    l.spent = p.usage();
+    l.spent_cost_usd = p.cost_usd();
+    l.spent_uncached_cost_usd = p.uncached_cost_usd();
+    l.request_open = p.request_open();
+    l.output_tokens_so_far = 0;  // of the request now open, if any
+  }
+  l.output_tokens_so_far = std::max(l.output_tokens_so_far, p.output_tokens_so_far());
 }
 
 absl::optional<LeaseRec> LeaseTable::End(const std::string& task_id) {

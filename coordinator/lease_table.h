@@ -18,6 +18,7 @@
 
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "kiln/v1/worker_service.pb.h"
 #include "common/clock.h"
 #include "kiln/v1/task.pb.h"
 
@@ -32,6 +33,16 @@ struct LeaseRec {
   absl::Time start;
   // Counted in its session's LLM slots until the worker reports llm_done.
   bool llm_slot = true;
+  // What the worker reported the attempt spent so far (Progress), so a lost
+  // attempt is billed; and the sizes a request in flight is estimated from.
+  kiln::v1::Usage spent;
+  double spent_cost_usd = 0;
+  double spent_uncached_cost_usd = 0;
+  bool request_open = false;
+  int64_t output_tokens_so_far = 0;
+  std::string model;
+  int64_t estimated_prompt_tokens = 0;
+  int64_t estimated_output_tokens = 0;
 };
 
 // What a session may still take.
@@ -65,6 +76,9 @@ class LeaseTable {
               MonotonicTime expires);
   // The attempt runs checks now: its LLM slot takes another assignment.
   void FreeLlmSlot(const std::string& task_id);
+  // Records what the worker reported spending (Progress with usage) or
+  // streaming.
+  void RecordProgress(const std::string& task_id, const kiln::v1::Progress& p);
   // Removes the lease (uncounting it); nullopt when there was none.
   absl::optional<LeaseRec> End(const std::string& task_id);
 

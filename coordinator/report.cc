@@ -68,6 +68,11 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
       }
       AddUsage(rec.usage(), r.mutable_usage());
       r.set_cost_usd(r.cost_usd() + rec.cost_usd());
+      if (rec.lost()) {
+        r.set_lost_attempts(r.lost_attempts() + 1);
+        r.set_lost_attempts_cost_usd(r.lost_attempts_cost_usd() + rec.cost_usd());
+      }
+      r.set_estimated_cost_usd(r.estimated_cost_usd() + rec.estimated_cost_usd());
       r.set_uncached_cost_usd(r.uncached_cost_usd() + rec.uncached_cost_usd());
       const std::string model = rec.model().empty() ? t.model() : rec.model();
       kiln::v1::ModelUsage& mu = models[model];

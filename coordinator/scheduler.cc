@@ -497,10 +497,14 @@ absl::Status Scheduler::Requeue(const std::string& task_id, int64_t attempt) {
   return absl::OkStatus();
 }
 
-absl::Status Scheduler::OnLeaseLost(const std::string& task_id,
-                                    int64_t attempt) {
+absl::Status Scheduler::OnLeaseLost(const std::string& task_id, int64_t attempt,
+                                    const AttemptReport& spent) {
   int t = 0;
   if (absl::Status s = Fence(task_id, attempt, &t); !s.ok()) return s;
+  const TokenCounts& u = spent.usage;
+  if (u.input + u.cache_read + u.cache_write + u.output > 0 || spent.cost_usd > 0) {
+    Account(t, spent);
+  }
   Retry(t, /*capacity=*/false, "lease lost");
   return absl::OkStatus();
 }

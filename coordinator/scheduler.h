@@ -247,8 +247,10 @@ class Scheduler {
                         const AttemptReport& report);
 
   // The attempt's lease expired or its worker vanished: retried like a
-  // retryable failure. Same errors as OnResult.
-  absl::Status OnLeaseLost(const std::string& task_id, int64_t attempt);
+  // retryable failure; what it had spent (`spent`, as its worker reported
+  // it) counts in the batch's totals. Same errors as OnResult.
+  absl::Status OnLeaseLost(const std::string& task_id, int64_t attempt,
+                           const AttemptReport& spent = {});
 
   // Leases a READY or HELD task to an attempt number the caller chooses:
   // used to replay durable results after a restart, and to keep an attempt

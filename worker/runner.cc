@@ -442,6 +442,7 @@ void Runner::StartLlm(const AttemptPtr& at) {
     MutexLock l(&mu_);
     calls_in_flight_++;
   }
+  ReportSpend(at, /*request_open=*/true);
   std::unique_ptr<LlmCall> call = provider_->Start(*prompt, std::move(cb));
   MutexLock l(&at->mu);
   at->call = std::move(call);
@@ -466,6 +467,17 @@ void Runner::AddRequest(const AttemptPtr& at, const LlmRequestRecord& q) {
   if (!q.request_id.empty() || !q.response_id.empty()) {
     at->rec.set_provider_request_id(!q.request_id.empty() ? q.request_id : q.response_id);
   }
+  ReportSpend(at, /*request_open=*/q.retried);
+}
+
+void Runner::ReportSpend(const AttemptPtr& at, bool request_open) {
+  kiln::v1::Progress p;
+  *p.mutable_lease() = at->a.lease();
+  *p.mutable_usage() = at->rec.usage();
+  p.set_cost_usd(at->rec.cost_usd());
+  p.set_uncached_cost_usd(at->rec.uncached_cost_usd());
+  p.set_request_open(request_open);
+  at->port->Spent(p);
 }
 
 void Runner::AddTimings(const AttemptPtr& at, const LlmResult& r) {

@@ -109,6 +109,8 @@ class Runner : public TaskRunner {
   void Finish(const AttemptPtr& at, kiln::v1::TaskResult result);
   // Bills one HTTP request (as it ends) to the attempt's record.
   void AddRequest(const AttemptPtr& at, const LlmRequestRecord& request);
+  // Tells the coordinator what the attempt has spent (WorkerPort::Spent).
+  void ReportSpend(const AttemptPtr& at, bool request_open);
   // The port's blob transfers, retried (RunnerOptions::transfers) while the
   // coordinator cannot be reached, until the attempt is cancelled.
   absl::StatusOr<kiln::v1::Digest> Upload(const AttemptPtr& at, const std::string& bytes);

@@ -35,6 +35,14 @@ class FakePort : public WorkerPort {
     llm_done_.push_back(lease.task_id());
     cv_.SignalAll();
   }
+  void Spent(const kiln::v1::Progress& p) override {
+    MutexLock l(&mu_);
+    spent_.push_back(p);
+  }
+  std::vector<kiln::v1::Progress> spent() {
+    MutexLock l(&mu_);
+    return spent_;
+  }
   void Report(TaskResult result) override {
     MutexLock l(&mu_);
     reports_.push_back(std::move(result));
@@ -113,6 +121,7 @@ class FakePort : public WorkerPort {
   std::map<std::string, std::string> blobs_;
   std::vector<std::string> first_tokens_;
   std::vector<std::string> llm_done_;
+  std::vector<kiln::v1::Progress> spent_;
   int failing_uploads_ = 0;
   int upload_calls_ = 0;
 };
@@ -271,6 +280,15 @@ TEST_F(RunnerTest, GenerateWritesChecksAndReportsUsage) {
   EXPECT_EQ(r.record().checks(0).exit_code(), 0);
   EXPECT_EQ(port_.first_tokens(), std::vector<std::string>{"t1"});
   EXPECT_EQ(port_.llm_done(), std::vector<std::string>{"t1"});
+  // The spend went to the coordinator as it happened: a request open, then
+  // its usage, so a lost attempt would still be billed.
+  const auto spent = port_.spent();
+  ASSERT_EQ(spent.size(), 2u);
+  EXPECT_TRUE(spent[0].request_open());
+  EXPECT_EQ(spent[0].usage().requests(), 0);
+  EXPECT_FALSE(spent[1].request_open());
+  EXPECT_EQ(spent[1].usage().output_tokens(), r.record().usage().output_tokens());
+  EXPECT_DOUBLE_EQ(spent[1].cost_usd(), r.record().cost_usd());
 }
 
 // The coordinator is down when the file is ready: the upload is retried

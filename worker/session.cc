@@ -215,6 +215,12 @@ void WorkerSession::LlmDone(const kiln::v1::Lease& lease) {
   Write(m);
 }
 
+void WorkerSession::Spent(const kiln::v1::Progress& progress) {
+  kiln::v1::WorkerMessage m;
+  *m.mutable_progress() = progress;
+  Write(m);
+}
+
 void WorkerSession::Report(kiln::v1::TaskResult result) {
   {
     MutexLock l(&mu_);

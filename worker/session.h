@@ -33,6 +33,9 @@ class WorkerPort {
   virtual void FirstToken(const kiln::v1::Lease& lease) = 0;
   // The attempt needs no more LLM requests: its LLM slot is free.
   virtual void LlmDone(const kiln::v1::Lease& lease) = 0;
+  // What the attempt has spent so far (Progress: lease, usage, cost,
+  // request_open), so a lost attempt is billed. Best effort.
+  virtual void Spent(const kiln::v1::Progress& progress) = 0;
   // The attempt ended. Delivered at least once.
   virtual void Report(kiln::v1::TaskResult result) = 0;
   // Content-addressed blob transfer.
@@ -84,6 +87,7 @@ class WorkerSession : public WorkerPort {
 
   void FirstToken(const kiln::v1::Lease& lease) override;
   void LlmDone(const kiln::v1::Lease& lease) override;
+  void Spent(const kiln::v1::Progress& progress) override;
   // Sent now, and again after a reconnect until the coordinator
   // acknowledges it.
   void Report(kiln::v1::TaskResult result) override;
