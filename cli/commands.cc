@@ -78,6 +78,7 @@ int RunBatch(Ctx& c, Span* span) {
     if (!id.ok()) return Fail(c, id.status());
     batch_id = *id;
   } else {
+    if (absl::Status s = ValidateLocal(*spec); !s.ok()) return Fail(c, s);
     absl::StatusOr<std::unique_ptr<Client>> cl = Connect(c, nullptr, &*models);
     if (!cl.ok()) return Fail(c, cl.status());
     client = std::move(*cl);
@@ -131,6 +132,7 @@ int SubmitBatch(Ctx& c, Span* span) {
   if (!models.ok()) return Fail(c, models.status());
   absl::StatusOr<ParsedSpec> spec = LoadSpec(c.args.positional[0]);
   if (!spec.ok()) return Fail(c, spec.status());
+  if (absl::Status s = ValidateLocal(*spec); !s.ok()) return Fail(c, s);
   absl::StatusOr<std::unique_ptr<Client>> client = Connect(c, nullptr, &*models);
   if (!client.ok()) return Fail(c, client.status());
   // A submission whose answer never came (the coordinator was slow or went

@@ -54,11 +54,28 @@ absl::StatusOr<ParsedSpec> LoadSpec(const std::string& path) {
   return parsed;
 }
 
-absl::Status Validate(const ParsedSpec& spec, const ModelCatalog& models) {
+namespace {
+
+ValidateOptions OptionsFor(const ParsedSpec& spec) {
   ValidateOptions vo;
   vo.single_job = spec.single_job;
   vo.file = spec.file;
-  return ProblemsToStatus(ValidateBatch(spec.batch, models, spec.locations, vo));
+  return vo;
+}
+
+}  // namespace
+
+absl::Status Validate(const ParsedSpec& spec, const ModelCatalog& models) {
+  std::vector<InputProblem> problems =
+      ValidateBatch(spec.batch, models, spec.locations, OptionsFor(spec));
+  std::vector<InputProblem> local =
+      ValidateLocalRepos(spec.batch, spec.locations, OptionsFor(spec));
+  problems.insert(problems.end(), local.begin(), local.end());
+  return ProblemsToStatus(std::move(problems));
+}
+
+absl::Status ValidateLocal(const ParsedSpec& spec) {
+  return ProblemsToStatus(ValidateLocalRepos(spec.batch, spec.locations, OptionsFor(spec)));
 }
 
 kiln::v1::SubmitBatchRequest SubmitRequest(const ParsedSpec& spec, const std::string& id) {

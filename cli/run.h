@@ -29,7 +29,11 @@ namespace cli {
 // file"; INVALID_ARGUMENT with file:line:column for a bad spec.
 absl::StatusOr<ParsedSpec> LoadSpec(const std::string& path);
 // INVALID_ARGUMENT listing every problem with its location.
+// Also the local repos' checks (ValidateLocalRepos).
 absl::Status Validate(const ParsedSpec& spec, const ModelCatalog& models);
+// Only what this machine can see (ValidateLocalRepos): for submissions, which
+// the coordinator validates with its own models.
+absl::Status ValidateLocal(const ParsedSpec& spec);
 // The request for `spec` under the idempotency key `request_id`, with the
 // spec's field locations (so the coordinator's errors name the line).
 kiln::v1::SubmitBatchRequest SubmitRequest(const ParsedSpec& spec,

@@ -1,28 +1,67 @@
 #include "common/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 
 namespace kiln {
 namespace {
 
+// A signal is handled by whichever thread the kernel picks, often not the
+// one waiting (a busy process has many): the handler writes to a pipe the
+// waiter reads, instead of hoping to interrupt the waiter's pause().
 volatile std::sig_atomic_t g_stop = 0;
-void OnStopSignal(int) { g_stop = 1; }
+int g_stop_pipe[2] = {-1, -1};
+std::once_flag g_stop_pipe_once;
+
+void EnsureStopPipe() {
+  std::call_once(g_stop_pipe_once, [] {
+    if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+      std::perror("kiln: pipe");
+      std::abort();
+    }
+  });
+}
+
+void WakeStopWaiter() {
+  g_stop = 1;
+  const char c = 1;
+  const int saved = errno;  // a handler must leave errno as it found it
+  (void)!::write(g_stop_pipe[1], &c, 1);
+  errno = saved;
+}
+
+void OnStopSignal(int) { WakeStopWaiter(); }
 
 }  // namespace
 
+void RequestStop() {
+  EnsureStopPipe();
+  WakeStopWaiter();
+}
+
 void WaitForStopSignal() {
-  std::signal(SIGINT, OnStopSignal);
-  std::signal(SIGTERM, OnStopSignal);
-  while (!g_stop) ::pause();
+  EnsureStopPipe();
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  while (!g_stop) {
+    struct pollfd p = {g_stop_pipe[0], POLLIN, 0};
+    ::poll(&p, 1, -1);  // EINTR or readable: check again
+  }
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view content,

@@ -13,9 +13,15 @@
 
 namespace kiln {
 
-// Installs handlers for SIGINT and SIGTERM and returns once one arrives.
-// Before the call, those signals still have their default effect.
+// Installs handlers for SIGINT and SIGTERM and returns once one arrives
+// (on whichever thread it is handled), or RequestStop is called. Before the
+// call, those signals still have their default effect.
 void WaitForStopSignal();
+
+// Makes WaitForStopSignal return (now, or at once when it is called), as a
+// stop signal would. Thread-safe; for a process that must end on its own
+// (a worker whose token was refused).
+void RequestStop();
 
 // Writes `content` to `path` + ".tmp" (created with `mode`), then renames it
 // over `path`. INTERNAL naming the file when either step fails.

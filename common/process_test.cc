@@ -1,6 +1,13 @@
 #include "common/process.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -17,6 +24,36 @@ std::string Slurp(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// A stop signal handled by another thread than the waiting one (as in a
+// busy process) still ends the wait.
+TEST(WaitForStopSignal, ReturnsWhenTheSignalLandsOnAnotherThread) {
+  std::promise<void> returned;
+  std::thread waiter([&] {
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, nullptr);  // never this thread
+    WaitForStopSignal();
+    returned.set_value();
+  });
+  // Once the handler is in place, the signal goes to this thread.
+  for (;;) {
+    struct sigaction now = {};
+    ::sigaction(SIGTERM, nullptr, &now);
+    if (now.sa_handler != SIG_DFL) break;
+    std::this_thread::yield();
+  }
+  ::kill(::getpid(), SIGTERM);
+  const bool done = returned.get_future().wait_for(std::chrono::seconds(60)) ==
+                    std::future_status::ready;
+  EXPECT_TRUE(done);
+  if (done) {
+    waiter.join();
+  } else {
+    waiter.detach();
+  }
 }
 
 TEST(WriteFileAtomically, ReplacesTheFileWithTheModeAndLeavesNoTemporary) {

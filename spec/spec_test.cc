@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -299,6 +300,50 @@ TEST(ReadSpecFile, MissingFileIsNotFound) {
   auto r = ReadSpecFile("/nonexistent/kiln/job.yaml");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(r.status().message(), "/nonexistent/kiln/job.yaml: no such file");
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// The local checks' problems of `yaml`, one per line.
+std::string LocalProblems(const std::string& yaml) {
+  auto parsed = ParseSpecYaml(yaml, "job.yaml");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  ValidateOptions vo;
+  vo.single_job = parsed->single_job;
+  vo.file = "job.yaml";
+  absl::Status s =
+      ProblemsToStatus(ValidateLocalRepos(parsed->batch, parsed->locations, vo));
+  return std::string(s.message());
+}
+
+TEST(LocalRepos, AMissingRepoAndAPathThatIsADirectoryAreCaughtBeforeAnyCall) {
+  const std::string repo = ::testing::TempDir() + "/local-repo";
+  std::filesystem::remove_all(repo);
+  std::filesystem::create_directories(repo + "/src/util");
+  EXPECT_EQ(LocalProblems("name: j\nrepo: " + repo +
+                          "\nmodel: gpt-4o\nfiles:\n  - {path: src/a.py, instructions: x}\n"),
+            "");
+  EXPECT_EQ(LocalProblems("name: j\nrepo: " + repo +
+                          "\nmodel: gpt-4o\nfiles:\n  - {path: src/util, instructions: x}\n"),
+            "job.yaml:5:12: files[0].path: 'src/util' is a directory in " + repo +
+                "; a file task writes a file");
+  EXPECT_EQ(LocalProblems("name: j\nrepo: " + repo +
+                          "-gone\nmodel: gpt-4o\nfiles:\n  - {path: a.py, instructions: x}\n"),
+            "job.yaml:2:7: repo.path: '" + repo + "-gone' does not exist");
+  // A matrix template is checked against every repo.
+  EXPECT_EQ(LocalProblems("name: m\nmatrix:\n  repos:\n    - {repo: " + repo +
+                          "}\n  job:\n    name: t\n    model: gpt-4o\n"
+                          "    files:\n      - {path: src, instructions: x}\n"),
+            "job.yaml:9:16: matrix.job.files[0].path: 'src' is a directory in " + repo +
+                "; a file task writes a file");
+  // A git URL is not looked at.
+  EXPECT_EQ(LocalProblems("name: j\nrepo: {url: 'https://example.com/x.git'}\n"
+                          "model: gpt-4o\nfiles:\n  - {path: src, instructions: x}\n"),
+            "");
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
 #include "spec/spec_validator.h"
 
-#include "common/utf8.h"
-
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -11,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
 #include "common/repo_path.h"
+#include "common/utf8.h"
 
 namespace kiln {
 namespace {
@@ -50,7 +50,60 @@ class Validator {
     return std::move(problems_);
   }
 
+  // ValidateLocalRepos.
+  std::vector<InputProblem> LocalRepos(const BatchSpec& batch) {
+    for (int i = 0; i < batch.jobs_size(); ++i) {
+      const std::string f = FieldPath("jobs", i);
+      const JobSpec& job = batch.jobs(i);
+      if (LocalRepo(job.repo(), FieldPath(FieldPath(f, "repo"), "path"))) {
+        DirectoryPaths(job, f, job.repo().path());
+      }
+    }
+    if (batch.has_matrix()) {
+      const auto& m = batch.matrix();
+      for (int i = 0; i < m.repos_size(); ++i) {
+        const auto& repo = m.repos(i).repo();
+        if (LocalRepo(repo, FieldPath(FieldPath(FieldPath("matrix.repos", i), "repo"), "path"))) {
+          DirectoryPaths(m.job(), "matrix.job", repo.path());
+        }
+      }
+    }
+    return std::move(problems_);
+  }
+
  private:
+  // Whether `repo` is a local directory to look into; a problem when its
+  // path names nothing, or not a directory.
+  bool LocalRepo(const kiln::v1::RepoSpec& repo, const std::string& field) {
+    if (repo.source_case() != kiln::v1::RepoSpec::kPath || repo.path().empty()) return false;
+    std::error_code ec;
+    const auto st = std::filesystem::status(repo.path(), ec);
+    if (!std::filesystem::exists(st)) {
+      Add(field, absl::StrCat("'", repo.path(), "' does not exist"));
+      return false;
+    }
+    if (!std::filesystem::is_directory(st)) {
+      Add(field, absl::StrCat("'", repo.path(), "' is not a directory"));
+      return false;
+    }
+    return true;
+  }
+
+  // A file task writes a file: a path that is a directory in the repo
+  // would fail only after its LLM call.
+  void DirectoryPaths(const JobSpec& job, const std::string& f, const std::string& repo) {
+    for (int i = 0; i < job.files_size(); ++i) {
+      const std::string& path = job.files(i).path();
+      if (path.empty() || !CheckRepoPath(path).ok()) continue;  // ValidateBatch's
+      std::error_code ec;
+      if (std::filesystem::is_directory(std::filesystem::path(repo) / path, ec)) {
+        Add(FieldPath(FieldPath(FieldPath(f, "files"), i), "path"),
+            absl::StrCat("'", path, "' is a directory in ", repo,
+                         "; a file task writes a file"));
+      }
+    }
+  }
+
   void Add(const std::string& field, std::string message) {
     InputProblem p;
     p.file = options_.file;
@@ -409,6 +462,13 @@ std::vector<InputProblem> ValidateBatch(const BatchSpec& batch,
                                         const SpecLocations& locations,
                                         const ValidateOptions& options) {
   return Validator(models, locations, options).Run(batch);
+}
+
+std::vector<InputProblem> ValidateLocalRepos(const BatchSpec& batch,
+                                             const SpecLocations& locations,
+                                             const ValidateOptions& options) {
+  static const ModelCatalog* none = new ModelCatalog();
+  return Validator(*none, locations, options).LocalRepos(batch);
 }
 
 absl::StatusOr<ParsedSpec> ParseAndValidate(absl::string_view yaml,

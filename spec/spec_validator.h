@@ -33,6 +33,14 @@ std::vector<InputProblem> ValidateBatch(const kiln::v1::BatchSpec& batch,
                                         const SpecLocations& locations,
                                         const ValidateOptions& options);
 
+// What only a client that sees the repos can check, before anything is
+// spent: a repo given by a local path exists and is a directory, and no
+// file path of its jobs (or of the matrix template, for each repo) names a
+// directory in it. Problems as ValidateBatch's.
+std::vector<InputProblem> ValidateLocalRepos(const kiln::v1::BatchSpec& batch,
+                                             const SpecLocations& locations,
+                                             const ValidateOptions& options);
+
 // Parse + validate in one call: INVALID_ARGUMENT lists every problem, one
 // per line, in file order.
 absl::StatusOr<ParsedSpec> ParseAndValidate(absl::string_view yaml,

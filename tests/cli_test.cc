@@ -391,6 +391,11 @@ TEST(CliErrors, OneClearLineAndExitTwo) {
                                    << "  - {path: a.py, instructions: [oops}\n";
   std::ofstream(dir + "/model.yaml") << "name: x\nrepo: ./r\nmodel: gpt-5-ultra\nfiles:\n"
                                      << "  - {path: a.py, instructions: A}\n";
+  fs::create_directories(dir + "/r/src");
+  std::ofstream(dir + "/gone.yaml") << "name: x\nrepo: ./gone\nmodel: kimi-k2\nfiles:\n"
+                                    << "  - {path: a.py, instructions: A}\n";
+  std::ofstream(dir + "/dir.yaml") << "name: x\nrepo: ./r\nmodel: kimi-k2\nfiles:\n"
+                                   << "  - {path: src, instructions: A}\n";
   struct Case {
     std::string args;
     std::string err;
@@ -399,6 +404,11 @@ TEST(CliErrors, OneClearLineAndExitTwo) {
       {"run nope.yaml", "kiln: nope.yaml: no such file\n"},
       {"run bad.yaml", "kiln: bad.yaml:5:"},
       {"plan model.yaml", "kiln: model.yaml:3:8: model: unknown model 'gpt-5-ultra'; known: "},
+      // Caught before any LLM call, by plan, run and submit alike.
+      {"plan gone.yaml", "kiln: gone.yaml:2:7: repo.path: '"},
+      {"run dir.yaml", "kiln: dir.yaml:5:12: files[0].path: 'src' is a directory in "},
+      {"submit --coordinator=127.0.0.1:1 dir.yaml",
+       "kiln: dir.yaml:5:12: files[0].path: 'src' is a directory in "},
       {"run --ouput=x nope.yaml",
        "kiln: kiln run: unknown flag --ouput (did you mean --out?); see kiln help run\n"},
       {"runn", "kiln: unknown command \"runn\" (did you mean run?); see kiln --help\n"},
@@ -412,6 +422,9 @@ TEST(CliErrors, OneClearLineAndExitTwo) {
     EXPECT_TRUE(absl::StartsWith(r.err, c.err)) << c.args << "\n" << r.err;
     EXPECT_EQ(r.out, "") << c.args;
   }
+  EXPECT_TRUE(absl::EndsWith(Kiln(dir, "plan gone.yaml").err, "/gone' does not exist\n"));
+  EXPECT_TRUE(absl::EndsWith(Kiln(dir, "submit --coordinator=127.0.0.1:1 dir.yaml").err,
+                             "/r; a file task writes a file\n"));
 }
 
 TEST(CliHelp, EveryCommandHasHelpAndPlanPrintsTheDag) {
