@@ -80,7 +80,7 @@ Subprocess::~Subprocess() {
 
 int Subprocess::Stop(int signal) {
   if (pid_ <= 0) return -1;
-  kill(pid_, signal);
+  if (signal != 0) kill(pid_, signal);
   int status = 0;
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }

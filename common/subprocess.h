@@ -33,6 +33,9 @@ class Subprocess {
   // Sends `signal` and waits for the exit. Returns the exit status as
   // waitpid reports it.
   int Stop(int signal);
+  // Waits for the exit (without signalling it); the status as waitpid
+  // reports it.
+  int Wait() { return Stop(0); }
   // Whether it has not exited yet.
   bool Running();
 

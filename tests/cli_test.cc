@@ -385,6 +385,29 @@ TEST_F(ClusterCommands, WrongTokenAndUnreachableCoordinator) {
   EXPECT_EQ(std::count(down.err.begin(), down.err.end(), '\n'), 1) << down.err;
 }
 
+// A worker whose token is refused says so and exits 2, instead of running
+// on without ever being given work.
+TEST_F(ClusterCommands, AWorkerWithAWrongOrNoTokenSaysSoAndExits) {
+  for (const std::string token : {"not-the-token", ""}) {
+    const std::string log = *dir_ + "/refused" + (token.empty() ? "-none" : "-wrong") + ".log";
+    auto w = Subprocess::Start(
+        {Bin("worker/kiln_worker"), "--coordinator=" + *target_, "--provider=sim",
+         "--work_dir=" + *dir_ + "/refused", "--sandbox=none"},
+        {{"KILN_TOKEN", token}}, log);
+    ASSERT_TRUE(w.ok()) << w.status();
+    const int status = w->Wait();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status;
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_TRUE(absl::StrContains(text, "kiln_worker: the coordinator at " + *target_ +
+                                            " refused this worker's " +
+                                            (token.empty() ? "connection: no token was given"
+                                                           : "token")))
+        << text;
+    EXPECT_TRUE(absl::StrContains(text, "the token comes from $KILN_TOKEN")) << text;
+  }
+}
+
 TEST(CliErrors, OneClearLineAndExitTwo) {
   const std::string dir = Workdir("errors", {"browser-renderer"});
   std::ofstream(dir + "/bad.yaml") << "name: x\nrepo: ./r\nmodel: kimi-k2\nfiles:\n"

@@ -110,6 +110,10 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "kiln_worker: %s\n", (*worker)->Describe().c_str());
   bin.WaitForStop();
   (*worker)->Stop();
+  if (absl::Status refused = (*worker)->refused(); !refused.ok()) {
+    return bin.Fail(absl::StrCat(refused.message(), "; the token comes from $",
+                                 absl::GetFlag(FLAGS_token_env), " or --secrets_file"));
+  }
   std::fprintf(stderr, "kiln_worker: stopped; %lld attempts reported, %lld accepted\n",
                static_cast<long long>((*worker)->finished()),
                static_cast<long long>((*worker)->accepted()));

@@ -132,8 +132,20 @@ void WorkerSession::Loop() {
       MutexLock w(&write_mu_);
       stream->WritesDone();
     }
-    grpc::Status st = stream->Finish();
-    (void)st;
+    const grpc::Status st = stream->Finish();
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      const absl::Status why = absl::UnauthenticatedError(absl::StrCat(
+          "the coordinator at ", options_.target, " refused this worker's ",
+          options_.token.empty() ? "connection: no token was given" : "token", " (",
+          st.error_message(), ")"));
+      {
+        MutexLock l(&mu_);
+        if (stop_) return;
+      }
+      if (options_.on_refused) options_.on_refused(why);
+      return;
+    }
     // Jittered exponential backoff before the next session.
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
     MutexLock l(&mu_);

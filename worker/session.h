@@ -69,6 +69,10 @@ struct WorkerSessionOptions {
   absl::Duration reconnect_max = absl::Seconds(2);
   // Deadline of blob RPCs.
   absl::Duration rpc_timeout = absl::Seconds(30);
+  // Called once, on the session's thread, when the coordinator refuses the
+  // worker's credentials (UNAUTHENTICATED, PERMISSION_DENIED): the session
+  // stops reconnecting, since trying again cannot help.
+  std::function<void(const absl::Status&)> on_refused;
 };
 
 class WorkerSession : public WorkerPort {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/process.h"
 
 namespace kiln {
 
@@ -60,6 +61,14 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(WorkerOptions options,
       so.capabilities.add_toolchains(tool);
     }
   }
+  Worker* self = w.get();
+  so.on_refused = [self](const absl::Status& why) {
+    {
+      MutexLock l(&self->mu_);
+      self->refused_ = why;
+    }
+    RequestStop();
+  };
   w->forward_ = std::make_unique<Forward>();
   w->session_ = std::make_unique<WorkerSession>(so, w->forward_.get());
   GrpcPermitsOptions po;
@@ -81,6 +90,11 @@ Worker::~Worker() { Stop(); }
 void Worker::Stop() {
   if (session_) session_->Stop();
   if (runner_) runner_->Stop();
+}
+
+absl::Status Worker::refused() const {
+  MutexLock l(&mu_);
+  return refused_;
 }
 
 std::string Worker::Describe() const {

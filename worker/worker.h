@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/mutex.h"
 #include "llm/model_profile.h"
 #include "llm/provider.h"
 #include "llm/provider_factory.h"
@@ -63,12 +64,17 @@ class Worker {
   std::string Describe() const;
   int64_t finished() const { return runner_->finished(); }
   int64_t accepted() const { return session_->accepted(); }
+  // Why the coordinator refused this worker (its token), once it did: the
+  // worker has stopped trying, and RequestStop() was called. OK until then.
+  absl::Status refused() const;
 
  private:
   class Forward;
   Worker() = default;
 
   WorkerOptions options_;
+  mutable Mutex mu_;
+  absl::Status refused_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Provider> owned_provider_;
   Provider* provider_ = nullptr;
   std::unique_ptr<Sandbox> sandbox_;
