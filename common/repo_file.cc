@@ -55,22 +55,29 @@ class Fd {
   int fd_;
 };
 
+// What a refused link was followed for, in its message.
+enum class Access { kRead, kWrite };
+
+const char* Rule(Access access) {
+  return access == Access::kWrite ? "generated files are written only inside the worktree"
+                                  : "repo files are read only from inside the worktree";
+}
+
 // Opens `target` (a resolved link) as a directory when it lies inside the
 // worktree; PERMISSION_DENIED naming the link otherwise.
 absl::StatusOr<int> OpenLinked(const std::string& real_root,
                                absl::string_view path, const std::string& rel,
-                               int flags) {
+                               int flags, Access access) {
   const std::string target = RealPath(absl::StrCat(real_root, "/", rel));
   if (target.empty()) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "path \"", path, "\": \"", rel,
-        "\" is a symbolic link that leads nowhere; generated files are "
-        "written only inside the worktree"));
+        "path \"", path, "\": \"", rel, "\" is a symbolic link that leads nowhere; ",
+        Rule(access)));
   }
   if (!Inside(real_root, target)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "path \"", path, "\": \"", rel, "\" is a symbolic link to ", target,
-        ", outside the worktree; generated files are written only inside it"));
+        ", outside the worktree; ", Rule(access)));
   }
   const int fd = ::open(target.c_str(), flags | O_CLOEXEC);
   if (fd < 0) {
@@ -84,6 +91,7 @@ absl::StatusOr<int> OpenLinked(const std::string& real_root,
 absl::StatusOr<int> OpenParent(const std::string& root, absl::string_view path,
                                bool create, std::string* real_root,
                                std::string* leaf) {
+  const Access access = create ? Access::kWrite : Access::kRead;
   absl::Status lexical = CheckRepoPath(path);
   if (!lexical.ok()) {
     return absl::InvalidArgumentError(
@@ -119,7 +127,7 @@ absl::StatusOr<int> OpenParent(const std::string& root, absl::string_view path,
     int next;
     if (S_ISLNK(st.st_mode)) {
       absl::StatusOr<int> linked =
-          OpenLinked(*real_root, path, rel, O_DIRECTORY | O_RDONLY);
+          OpenLinked(*real_root, path, rel, O_DIRECTORY | O_RDONLY, access);
       if (!linked.ok()) return linked.status();
       next = *linked;
     } else if (S_ISDIR(st.st_mode)) {
@@ -186,7 +194,7 @@ absl::StatusOr<std::string> ReadRepoFile(const std::string& root,
   Fd f;
   if (S_ISLNK(st.st_mode)) {
     absl::StatusOr<int> linked =
-        OpenLinked(real_root, path, std::string(path), O_RDONLY);
+        OpenLinked(real_root, path, std::string(path), O_RDONLY, Access::kRead);
     if (!linked.ok()) return linked.status();
     f.reset(*linked);
   } else {

@@ -61,8 +61,12 @@ TEST(WriteRepoFile, RefusesSymlinksThatLeaveTheWorktree) {
   // Reading through a link that leaves is refused too.
   std::ofstream(fs::path(outside) / "secret") << "s";
   fs::create_symlink(fs::path(outside) / "secret", fs::path(root) / "secret");
-  EXPECT_EQ(ReadRepoFile(root, "secret").status().code(),
-            absl::StatusCode::kPermissionDenied);
+  const absl::Status read = ReadRepoFile(root, "secret").status();
+  EXPECT_EQ(read.code(), absl::StatusCode::kPermissionDenied);
+  // ... and said as a read, not a write.
+  EXPECT_TRUE(absl::StrContains(read.message(), "repo files are read only from inside the worktree"))
+      << read;
+  EXPECT_FALSE(absl::StrContains(read.message(), "written")) << read;
 }
 
 }  // namespace
