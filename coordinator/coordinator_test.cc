@@ -14,6 +14,7 @@
 #include "common/fake_clock.h"
 #include "common/fake_span_sink.h"
 #include "coordinator/coordinator_fixture.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "spec/spec_parser.h"
 #include "spec/spec_validator.h"
@@ -371,6 +372,13 @@ TEST_F(CoordinatorTest, AnInvalidSpecNamesTheLineTheClientSent) {
   EXPECT_EQ(got.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(got.message().find("batch.yaml:5:"), std::string::npos) << got;
   EXPECT_NE(got.message().find("files[0].path"), std::string::npos) << got;
+  // A field without a location of its own names the client's file too.
+  req.mutable_spec()->clear_jobs();
+  req.mutable_locations()->erase("jobs");
+  coord_->SubmitBatch(req, [&](absl::StatusOr<kiln::v1::SubmitBatchResponse> r) {
+    got = r.status();
+  });
+  EXPECT_TRUE(absl::StartsWith(got.message(), "batch.yaml")) << got;
 }
 
 TEST_F(CoordinatorTest, SemaphoreLeasesSurviveARestart) {

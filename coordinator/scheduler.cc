@@ -43,7 +43,15 @@ absl::Status Scheduler::Validate(const kiln::v1::BatchSpec& spec,
                                  const ModelCatalog& models,
                                  const SpecLocations& locations) {
   ValidateOptions vo;
+  // A problem at a field the client sent no location for still names the
+  // client's file.
   vo.file = "the submitted spec";
+  for (const auto& [field, loc] : locations) {
+    if (!loc.file().empty()) {
+      vo.file = loc.file();
+      break;
+    }
+  }
   return ProblemsToStatus(ValidateBatch(spec, models, locations, vo));
 }
 
