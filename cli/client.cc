@@ -1,8 +1,17 @@
 #include "cli/client.h"
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/grpc_trace.h"
@@ -18,6 +27,59 @@ constexpr int kMaxMessage = 512 << 20;
 
 std::chrono::system_clock::time_point Deadline(absl::Duration d) {
   return std::chrono::system_clock::now() + absl::ToChronoNanoseconds(d);
+}
+
+// What a plain TCP connect to `target` (host:port) finds, to tell a busy
+// coordinator from one that is not there.
+enum class Tcp { kAccepted, kRefused, kNoAnswer, kUnknown };
+
+Tcp ProbeTcp(const std::string& target, std::string* detail) {
+  const size_t colon = target.rfind(':');
+  if (colon == std::string::npos || target.find("://") != std::string::npos ||
+      absl::StartsWith(target, "unix:")) {
+    return Tcp::kUnknown;
+  }
+  std::string host = target.substr(0, colon);
+  const std::string port = target.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  struct addrinfo hints = {};
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* res = nullptr;
+  if (const int e = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); e != 0) {
+    *detail = ::gai_strerror(e);
+    return Tcp::kNoAnswer;
+  }
+  Tcp out = Tcp::kNoAnswer;
+  for (struct addrinfo* a = res; a != nullptr && out != Tcp::kAccepted; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                            a->ai_protocol);
+    if (fd < 0) continue;
+    int err = 0;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      err = errno;
+      if (err == EINPROGRESS) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (::poll(&p, 1, 2000) == 1) {
+          socklen_t len = sizeof err;
+          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        } else {
+          err = ETIMEDOUT;
+        }
+      }
+    }
+    ::close(fd);
+    if (err == 0) {
+      out = Tcp::kAccepted;
+    } else if (err == ECONNREFUSED) {
+      out = Tcp::kRefused;
+    } else {
+      *detail = std::strerror(err);
+    }
+  }
+  ::freeaddrinfo(res);
+  return out;
 }
 
 }  // namespace
@@ -38,10 +100,38 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const Endpoint& endpoint
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessage);
   args.SetMaxSendMessageSize(kMaxMessage);
+  // A coordinator that stops answering without closing the connection (a
+  // hung or frozen process, a dropped network) ends the call within
+  // keepalive time + timeout, and `kiln watch` reconnects: HTTP/2 pings
+  // every second while a call is open, the server allowing them.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 1000);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   auto channel = grpc::CreateCustomChannel(endpoint.target, creds, args);
   if (!channel->WaitForConnected(Deadline(timeout))) {
+    std::string detail;
+    const std::string& at = endpoint.target;
+    switch (ProbeTcp(at, &detail)) {
+      case Tcp::kAccepted:
+        return absl::UnavailableError(absl::StrCat(
+            "the coordinator at ", at, " accepts connections but did not answer within ",
+            absl::FormatDuration(timeout),
+            ": it is busy or overloaded (or not a Kiln coordinator, or it wants TLS); "
+            "try again, or see its log"));
+      case Tcp::kRefused:
+        return absl::UnavailableError(absl::StrCat(
+            "cannot reach the coordinator at ", at,
+            ": nothing listens there (connection refused); is it running, and is "
+            "--coordinator right?"));
+      case Tcp::kNoAnswer:
+        return absl::UnavailableError(absl::StrCat(
+            "cannot reach the coordinator at ", at, " (", detail.empty() ? "no answer" : detail,
+            "); is the host up, and is --coordinator right?"));
+      case Tcp::kUnknown:
+        break;
+    }
     return absl::UnavailableError(
-        absl::StrCat("cannot reach the coordinator at ", endpoint.target,
+        absl::StrCat("cannot reach the coordinator at ", at,
                      " (nothing answered within ", absl::FormatDuration(timeout),
                      "; is it running, and is --coordinator right?)"));
   }

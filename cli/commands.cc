@@ -201,6 +201,8 @@ int CmdWatch(Ctx& c) {
             " but no kiln process is running it; `kiln run FILE` resumes it")));
       }
     }
+    c.out << "kiln: watching batch " << *id << "\n";
+    c.out.flush();
     absl::StatusOr<kiln::v1::Batch> batch = Follow(c, client, *id);
     if (!batch.ok()) {
       if (absl::IsCancelled(batch.status())) {

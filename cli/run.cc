@@ -247,10 +247,12 @@ absl::StatusOr<kiln::v1::Batch> Follow(const Ctx& c, Client* client,
         MutexLock l(&mu);
         progress.Apply(e);
         printer->OnEvent(e, progress);
+        c.out.flush();  // a pipe or a file sees each line as it comes
       },
       [&](const absl::Status& why) {
         MutexLock l(&mu);
         c.out << "kiln: lost the event stream (" << why.message() << "); reconnecting\n";
+        c.out.flush();
       });
   done = true;
   ticker.join();

@@ -86,6 +86,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(server.listen, creds, &impl->port_);
   builder.SetMaxReceiveMessageSize(64 << 20);
+  // Clients ping every second while a call is open (kiln watch, workers'
+  // sessions) to notice a coordinator that stopped answering; allow it.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   impl->services_.push_back(server_internal::NewJobService(impl.get()));
   impl->services_.push_back(server_internal::NewWorkerService(impl.get()));
   impl->services_.push_back(server_internal::NewSemaphoreService(impl.get()));

@@ -3,6 +3,10 @@
 // checks in bubblewrap); Ctrl-C in the middle of a run and the run resumed;
 // the cluster commands against a real kiln_coordinator and kiln_worker
 // processes; and the errors a new user meets.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -380,9 +384,29 @@ TEST_F(ClusterCommands, WrongTokenAndUnreachableCoordinator) {
 
   Result down = Kiln(*dir_, "--coordinator=127.0.0.1:1 status");
   EXPECT_EQ(down.code, 3);
-  EXPECT_TRUE(absl::StartsWith(down.err, "kiln: cannot reach the coordinator at 127.0.0.1:1"))
+  EXPECT_TRUE(absl::StartsWith(down.err, "kiln: cannot reach the coordinator at 127.0.0.1:1: "
+                                         "nothing listens there (connection refused)"))
       << down.err;
   EXPECT_EQ(std::count(down.err.begin(), down.err.end(), '\n'), 1) << down.err;
+
+  // Something accepts connections but never answers (a coordinator too busy
+  // to): busy, not "cannot reach".
+  const int busy = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(busy, 0);
+  struct sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(busy, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(busy, 16), 0);  // the kernel accepts; nobody answers
+  socklen_t len = sizeof addr;
+  ::getsockname(busy, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string silent = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  Result stuck = Kiln(*dir_, "--coordinator=" + silent + " status");
+  ::close(busy);
+  EXPECT_EQ(stuck.code, 3);
+  EXPECT_TRUE(absl::StartsWith(stuck.err, "kiln: the coordinator at " + silent +
+                                              " accepts connections but did not answer"))
+      << stuck.err;
 }
 
 // A worker whose token is refused says so and exits 2, instead of running
@@ -406,6 +430,44 @@ TEST_F(ClusterCommands, AWorkerWithAWrongOrNoTokenSaysSoAndExits) {
         << text;
     EXPECT_TRUE(absl::StrContains(text, "the token comes from $KILN_TOKEN")) << text;
   }
+}
+
+// A coordinator that stops answering without closing its connections (here
+// SIGSTOP: the kernel keeps the sockets) is noticed by `kiln watch` from its
+// keepalive pings, which reconnects instead of waiting forever.
+TEST(CliWatch, NoticesACoordinatorThatStoppedAnswering) {
+  const std::string dir = Workdir("watch-frozen", {"browser-renderer"});
+  auto c = Subprocess::Start(
+      {Bin("coordinator/kiln_coordinator"), "--listen=127.0.0.1:0", "--port_file=" + dir + "/port",
+       "--state_dir=" + dir + "/state"},
+      {}, dir + "/coordinator.log");
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto port = WaitForFileLine(dir + "/port", absl::Seconds(60));
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string target = absl::StrCat("127.0.0.1:", *port);
+  // No workers: the batch waits, and its watch with it.
+  Result submit = Kiln(dir, "submit browser-renderer/job.yaml --coordinator=" + target);
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  const std::string id(absl::StripAsciiWhitespace(submit.out));
+  const std::string log = dir + "/watch.log";
+  auto watch = Subprocess::Start(
+      {Bin("cli/kiln"), "--coordinator=" + target, "watch", "--plain", id}, {}, log);
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  auto seen = [&](const std::string& what) {
+    for (int i = 0; i < 6000; ++i) {
+      std::ifstream in(log);
+      const std::string text((std::istreambuf_iterator<char>(in)), {});
+      if (absl::StrContains(text, what)) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  };
+  ASSERT_TRUE(seen("kiln: watching batch " + id)) << "the watch never started";
+  ::kill(c->pid(), SIGSTOP);
+  EXPECT_TRUE(seen("kiln: lost the event stream")) << "the watch did not notice";
+  ::kill(c->pid(), SIGCONT);
+  watch->Stop(SIGKILL);
+  c->Stop(SIGTERM);
 }
 
 TEST(CliErrors, OneClearLineAndExitTwo) {
