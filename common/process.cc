@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -20,7 +21,9 @@ namespace {
 // A signal is handled by whichever thread the kernel picks, often not the
 // one waiting (a busy process has many): the handler writes to a pipe the
 // waiter reads, instead of hoping to interrupt the waiter's pause().
-volatile std::sig_atomic_t g_stop = 0;
+// Lock-free, so safe in a signal handler, and a real atomic between threads.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "a handler sets it");
 int g_stop_pipe[2] = {-1, -1};
 std::once_flag g_stop_pipe_once;
 
@@ -34,7 +37,7 @@ void EnsureStopPipe() {
 }
 
 void WakeStopWaiter() {
-  g_stop = 1;
+  g_stop.store(true);
   const char c = 1;
   const int saved = errno;  // a handler must leave errno as it found it
   (void)!::write(g_stop_pipe[1], &c, 1);
@@ -58,7 +61,7 @@ void WaitForStopSignal() {
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
-  while (!g_stop) {
+  while (!g_stop.load()) {
     struct pollfd p = {g_stop_pipe[0], POLLIN, 0};
     ::poll(&p, 1, -1);  // EINTR or readable: check again
   }

@@ -9,6 +9,7 @@ extern char** environ;
 
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
@@ -94,8 +95,16 @@ bool Subprocess::Running() {
   return waitpid(pid_, &status, WNOHANG) == 0;
 }
 
+absl::Duration ScaledTimeout(absl::Duration d) {
+  const char* scale = std::getenv("KILN_TIMEOUT_SCALE");
+  double k = 1;
+  if (scale == nullptr || !absl::SimpleAtod(scale, &k) || k < 1) return d;
+  return d * k;
+}
+
 absl::StatusOr<std::string> WaitForFileLine(const std::string& path,
                                             absl::Duration timeout) {
+  timeout = ScaledTimeout(timeout);
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     std::ifstream in(path);

@@ -44,8 +44,12 @@ class Subprocess {
   pid_t pid_ = -1;
 };
 
+// `d` times $KILN_TIMEOUT_SCALE (set under the sanitizers, whose processes
+// run several times slower); `d` when it is unset.
+absl::Duration ScaledTimeout(absl::Duration d);
+
 // Waits until `path` holds a line (e.g. a port a server wrote), up to
-// `timeout`. DEADLINE_EXCEEDED otherwise.
+// `timeout` (scaled: ScaledTimeout). DEADLINE_EXCEEDED otherwise.
 absl::StatusOr<std::string> WaitForFileLine(const std::string& path,
                                             absl::Duration timeout);
 
