@@ -9,7 +9,31 @@
 namespace kiln {
 namespace {
 
-using LostSpendTest = CoordinatorTest;
+class LostSpendTest : public CoordinatorTest {
+ protected:
+  // Submits the three-file batch to one worker: its first assignment.
+  Assignment Start() {
+    id_ = Submit(kThreeFiles);
+    session_ = Register(&sink_, "w1", 1);
+    auto first = sink_.TakeAssignments();
+    EXPECT_EQ(first.size(), 1u);
+    return first.empty() ? Assignment() : first[0];
+  }
+  // No heartbeat for a whole TTL: the lease is lost.
+  void LoseIt() {
+    clock_.Advance(absl::Seconds(31));
+    Turn();
+    ASSERT_EQ(coord_->stats().leases_expired, 1);
+  }
+  kiln::v1::Report Report() {
+    auto r = coord_->GetReport(id_);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : kiln::v1::Report();
+  }
+
+  FakeSink sink_;
+  std::string id_, session_;
+};
 
 kiln::v1::WorkerMessage Spent(const Assignment& a, int64_t input, int64_t output,
                               double cost, bool request_open) {
@@ -26,27 +50,21 @@ kiln::v1::WorkerMessage Spent(const Assignment& a, int64_t input, int64_t output
 }
 
 TEST_F(LostSpendTest, ALostAttemptIsBilledWithWhatItsWorkerReportedAndAnEstimate) {
-  const std::string id = Submit(kThreeFiles);
-  FakeSink sink;
-  const std::string s = Register(&sink, "w1", 1);
-  auto first = sink.TakeAssignments();
-  ASSERT_EQ(first.size(), 1u);
+  const Assignment first = Start();
   // One request billed (and retried), the next one streaming when the
   // worker dies.
-  coord_->OnWorkerMessage(s, Spent(first[0], 1000, 20, 0.01, /*request_open=*/true));
+  coord_->OnWorkerMessage(session_, Spent(first, 1000, 20, 0.01, /*request_open=*/true));
   kiln::v1::WorkerMessage streaming;
-  *streaming.mutable_progress()->mutable_lease() = first[0].lease();
+  *streaming.mutable_progress()->mutable_lease() = first.lease();
   streaming.mutable_progress()->set_first_token(true);
   streaming.mutable_progress()->set_output_tokens_so_far(300);
-  coord_->OnWorkerMessage(s, streaming);
+  coord_->OnWorkerMessage(session_, streaming);
   Turn();
-  clock_.Advance(absl::Seconds(31));  // no heartbeat for a TTL
-  Turn();
-  ASSERT_EQ(coord_->stats().leases_expired, 1);
+  LoseIt();
 
   auto check = [&] {
-    auto report = coord_->GetReport(id);
-    ASSERT_TRUE(report.ok()) << report.status();
+    const kiln::v1::Report r = Report();
+    const kiln::v1::Report* report = &r;
     EXPECT_EQ(report->lost_attempts(), 1);
     EXPECT_GT(report->estimated_cost_usd(), 0);
     EXPECT_NEAR(report->lost_attempts_cost_usd(), 0.01 + report->estimated_cost_usd(), 1e-12);
@@ -55,7 +73,7 @@ TEST_F(LostSpendTest, ALostAttemptIsBilledWithWhatItsWorkerReportedAndAnEstimate
     // 20 billed, and the open request's 300 streamed tokens as its estimate.
     EXPECT_EQ(report->usage().output_tokens(), 320);
     // The batch's own totals count it too.
-    EXPECT_NEAR(Batch(id).cost_usd(), report->cost_usd(), 1e-12);
+    EXPECT_NEAR(Batch(id_).cost_usd(), report->cost_usd(), 1e-12);
   };
   check();
   Restart();  // replayed from the log
@@ -63,35 +81,24 @@ TEST_F(LostSpendTest, ALostAttemptIsBilledWithWhatItsWorkerReportedAndAnEstimate
 }
 
 TEST_F(LostSpendTest, ALostAttemptWithNothingOpenIsBilledExactly) {
-  const std::string id = Submit(kThreeFiles);
-  FakeSink sink;
-  const std::string s = Register(&sink, "w1", 1);
-  auto first = sink.TakeAssignments();
-  ASSERT_EQ(first.size(), 1u);
-  coord_->OnWorkerMessage(s, Spent(first[0], 1000, 200, 0.02, /*request_open=*/false));
+  const Assignment first = Start();
+  coord_->OnWorkerMessage(session_, Spent(first, 1000, 200, 0.02, /*request_open=*/false));
   Turn();
-  clock_.Advance(absl::Seconds(31));
-  Turn();
-  auto report = coord_->GetReport(id);
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->lost_attempts(), 1);
-  EXPECT_NEAR(report->lost_attempts_cost_usd(), 0.02, 1e-12);
-  EXPECT_EQ(report->estimated_cost_usd(), 0);
-  EXPECT_EQ(report->usage().requests(), 1);
+  LoseIt();
+  const kiln::v1::Report report = Report();
+  EXPECT_EQ(report.lost_attempts(), 1);
+  EXPECT_NEAR(report.lost_attempts_cost_usd(), 0.02, 1e-12);
+  EXPECT_EQ(report.estimated_cost_usd(), 0);
+  EXPECT_EQ(report.usage().requests(), 1);
 }
 
 TEST_F(LostSpendTest, AnAttemptLostBeforeItsFirstRequestCostsNothing) {
-  const std::string id = Submit(kThreeFiles);
-  FakeSink sink;
-  Register(&sink, "w1", 1);
-  ASSERT_EQ(sink.TakeAssignments().size(), 1u);
-  clock_.Advance(absl::Seconds(31));
-  Turn();
-  auto report = coord_->GetReport(id);
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->lost_attempts(), 1);
-  EXPECT_EQ(report->lost_attempts_cost_usd(), 0);
-  EXPECT_EQ(report->usage().requests(), 0);
+  Start();
+  LoseIt();
+  const kiln::v1::Report report = Report();
+  EXPECT_EQ(report.lost_attempts(), 1);
+  EXPECT_EQ(report.lost_attempts_cost_usd(), 0);
+  EXPECT_EQ(report.usage().requests(), 0);
 }
 
 }  // namespace

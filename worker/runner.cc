@@ -749,28 +749,14 @@ void Runner::RunCommands(const AttemptPtr& at, std::vector<Command> commands) {
 
 absl::StatusOr<kiln::v1::Digest> Runner::Upload(const AttemptPtr& at,
                                                 const std::string& bytes) {
-  absl::StatusOr<kiln::v1::Digest> out;
-  absl::Status s = RetryTransfer(
-      [&] {
-        out = at->port->UploadBlob(bytes);
-        return out.status();
-      },
-      &at->cancel, options_.transfers);
-  if (!s.ok()) return s;
-  return out;
+  return RetryTransferOr<kiln::v1::Digest>([&] { return at->port->UploadBlob(bytes); },
+                                           &at->cancel, options_.transfers);
 }
 
 absl::StatusOr<std::string> Runner::Download(const AttemptPtr& at,
                                              const kiln::v1::Digest& digest) {
-  absl::StatusOr<std::string> out;
-  absl::Status s = RetryTransfer(
-      [&] {
-        out = at->port->DownloadBlob(digest);
-        return out.status();
-      },
-      &at->cancel, options_.transfers);
-  if (!s.ok()) return s;
-  return out;
+  return RetryTransferOr<std::string>([&] { return at->port->DownloadBlob(digest); },
+                                      &at->cancel, options_.transfers);
 }
 
 }  // namespace kiln

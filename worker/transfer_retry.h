@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "worker/sandbox.h"
 
@@ -31,6 +32,21 @@ bool TransientTransferError(const absl::Status& s);
 // `retries`, if not null, is incremented per repeated call.
 absl::Status RetryTransfer(const std::function<absl::Status()>& call, Cancellation* stop,
                            const TransferRetry& policy, int* retries = nullptr);
+
+// The same for a call with a value.
+template <typename T>
+absl::StatusOr<T> RetryTransferOr(const std::function<absl::StatusOr<T>()>& call,
+                                  Cancellation* stop, const TransferRetry& policy) {
+  absl::StatusOr<T> out;
+  absl::Status s = RetryTransfer(
+      [&] {
+        out = call();
+        return out.status();
+      },
+      stop, policy);
+  if (!s.ok()) return s;
+  return out;
+}
 
 }  // namespace kiln
 
