@@ -103,6 +103,7 @@ void WorkerSession::Loop() {
       sessions_++;
       backoff = options_.reconnect_min;
       std::vector<kiln::v1::TaskResult> unacked;
+      std::vector<kiln::v1::Progress> spent;
       {
         MutexLock l(&mu_);
         worker_id_ = m.registered().worker_id();
@@ -111,9 +112,18 @@ void WorkerSession::Loop() {
         stream_ = stream.get();
         registered_ = true;
         for (const auto& [task, a] : active_) {
-          if (a.done) unacked.push_back(a.result);
+          if (a.done) {
+            unacked.push_back(a.result);
+          } else if (a.spent) {
+            spent.push_back(*a.spent);
+          }
         }
         cv_.SignalAll();
+      }
+      for (auto& p : spent) {
+        kiln::v1::WorkerMessage msg;
+        *msg.mutable_progress() = std::move(p);
+        Write(msg);
       }
       for (auto& r : unacked) {
         kiln::v1::WorkerMessage msg;
@@ -228,6 +238,13 @@ void WorkerSession::LlmDone(const kiln::v1::Lease& lease) {
 }
 
 void WorkerSession::Spent(const kiln::v1::Progress& progress) {
+  {
+    MutexLock l(&mu_);
+    auto it = active_.find(progress.lease().task_id());
+    if (it != active_.end() && it->second.lease.attempt() == progress.lease().attempt()) {
+      it->second.spent = progress;
+    }
+  }
   kiln::v1::WorkerMessage m;
   *m.mutable_progress() = progress;
   Write(m);

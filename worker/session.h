@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "common/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "kiln/v1/blob_service.grpc.pb.h"
@@ -121,6 +122,9 @@ class WorkerSession : public WorkerPort {
     kiln::v1::Lease lease;
     bool done = false;
     kiln::v1::TaskResult result;  // when done, until acknowledged
+    // The latest spend reported (Spent), sent again after a reconnect: a
+    // restarted coordinator then still bills the attempt if it is lost.
+    absl::optional<kiln::v1::Progress> spent;
   };
   using Stream = grpc::ClientReaderWriter<kiln::v1::WorkerMessage,
                                           kiln::v1::CoordinatorMessage>;
