@@ -24,15 +24,21 @@ namespace {
 // Lock-free, so safe in a signal handler, and a real atomic between threads.
 std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "a handler sets it");
-int g_stop_pipe[2] = {-1, -1};
+// Published with release stores: a handler on a thread that never called
+// EnsureStopPipe reads them with acquire loads.
+std::atomic<int> g_stop_read{-1};
+std::atomic<int> g_stop_write{-1};
 std::once_flag g_stop_pipe_once;
 
 void EnsureStopPipe() {
   std::call_once(g_stop_pipe_once, [] {
-    if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
       std::perror("kiln: pipe");
       std::abort();
     }
+    g_stop_read.store(fds[0], std::memory_order_release);
+    g_stop_write.store(fds[1], std::memory_order_release);
   });
 }
 
@@ -40,7 +46,8 @@ void WakeStopWaiter() {
   g_stop.store(true);
   const char c = 1;
   const int saved = errno;  // a handler must leave errno as it found it
-  (void)!::write(g_stop_pipe[1], &c, 1);
+  const int fd = g_stop_write.load(std::memory_order_acquire);
+  if (fd >= 0) (void)!::write(fd, &c, 1);
   errno = saved;
 }
 
@@ -62,7 +69,7 @@ void WaitForStopSignal() {
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
   while (!g_stop.load()) {
-    struct pollfd p = {g_stop_pipe[0], POLLIN, 0};
+    struct pollfd p = {g_stop_read.load(std::memory_order_acquire), POLLIN, 0};
     ::poll(&p, 1, -1);  // EINTR or readable: check again
   }
 }
