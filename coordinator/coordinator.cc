@@ -145,6 +145,7 @@ absl::Status Coordinator::Load() {
             !scheduler_.Adopt(lease.task_id(), lease.attempt()).ok()) {
           stale.Delete(store_->cf(Cf::kMeta),
                        rocksdb::Slice(k.data(), k.size()));
+          if (parsed) stale.Delete(store_->cf(Cf::kMeta), SpendKey(lease.task_id()));
           return true;
         }
         LeaseRec l;
@@ -153,8 +154,16 @@ absl::Status Coordinator::Load() {
         l.worker_id = lease.worker_id();
         l.expires = now + options_.lease_ttl;
         l.start = TimeFromProto(lease.expire_time()) - options_.lease_ttl;
-        leases_.Grant(lease.task_id(), l);
         auto info = scheduler_.Task(lease.task_id());
+        l.model = info->model;
+        leases_.Grant(lease.task_id(), l);
+        // What its worker had reported spending before the stop.
+        if (auto spent = store_->Get(Cf::kMeta, SpendKey(lease.task_id())); spent.ok()) {
+          kiln::v1::Progress p;
+          if (p.ParseFromString(*spent) && p.lease().attempt() == lease.attempt()) {
+            leases_.RecordProgress(lease.task_id(), p);
+          }
+        }
         const std::string key =
             KeyFor(*info, *scheduler_.JobSpecOf(info->job_id));
         cache_.Start(key, {info->id, l.attempt});

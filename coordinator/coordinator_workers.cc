@@ -167,6 +167,11 @@ void Coordinator::OnProgress(SessionRec& s, const kiln::v1::Progress& p) {
   // The attempt runs checks now: its LLM slot takes another assignment.
   if (p.llm_done()) leases_.FreeLlmSlot(p.lease().task_id());
   leases_.RecordProgress(p.lease().task_id(), p);
+  // Kept with the lease, so a restarted coordinator still bills the attempt
+  // if its worker never comes back.
+  if (p.has_usage()) {
+    batch_.Put(store_->cf(Cf::kMeta), SpendKey(p.lease().task_id()), p.SerializeAsString());
+  }
   if (!p.first_token() && p.output_tokens_so_far() == 0) return;
   BatchState* b = FindBatch(BatchOf(p.lease().task_id()));
   if (b == nullptr) return;
@@ -384,6 +389,7 @@ const kiln::v1::FileSpec* Coordinator::FileOf(const std::string& job_id,
 void Coordinator::EndLease(const std::string& task_id) {
   if (!leases_.End(task_id)) return;
   batch_.Delete(store_->cf(Cf::kMeta), LeaseKey(task_id));
+  batch_.Delete(store_->cf(Cf::kMeta), SpendKey(task_id));
 }
 
 void Coordinator::ApplyResult(const std::string& task_id, int64_t attempt,

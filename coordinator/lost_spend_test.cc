@@ -92,6 +92,21 @@ TEST_F(LostSpendTest, ALostAttemptWithNothingOpenIsBilledExactly) {
   EXPECT_EQ(report.usage().requests(), 1);
 }
 
+// The coordinator restarts, and the worker never comes back: the spend it
+// had reported is kept with the lease and still billed.
+TEST_F(LostSpendTest, ASpendReportedBeforeACoordinatorRestartIsBilledAfterIt) {
+  const Assignment first = Start();
+  coord_->OnWorkerMessage(session_, Spent(first, 1000, 200, 0.02, /*request_open=*/false));
+  Turn();
+  Restart();
+  clock_.Advance(absl::Seconds(31));
+  Turn();
+  const kiln::v1::Report report = Report();
+  EXPECT_EQ(report.lost_attempts(), 1);
+  EXPECT_NEAR(report.lost_attempts_cost_usd(), 0.02, 1e-12);
+  EXPECT_EQ(report.usage().requests(), 1);
+}
+
 TEST_F(LostSpendTest, AnAttemptLostBeforeItsFirstRequestCostsNothing) {
   Start();
   LoseIt();

@@ -8,6 +8,8 @@ namespace kiln {
 
 std::string LeaseKey(absl::string_view task_id) { return absl::StrCat(kLeasePrefix, task_id); }
 
+std::string SpendKey(absl::string_view task_id) { return absl::StrCat(kSpendPrefix, task_id); }
+
 std::string RequestKey(absl::string_view request_id) {
   return absl::StrCat(kRequestPrefix, request_id);
 }

@@ -4,6 +4,8 @@
 //   meta        kEpochKey -> the epoch (EncodeU64)
 //               kSemaphoreTokenKey -> the last fencing token (EncodeU64)
 //               LeaseKey(task id) -> kiln.v1.Lease of a live task lease
+//               SpendKey(task id) -> kiln.v1.Progress: what its worker last
+//                 reported the lease's attempt spent
 //               RequestKey(request id) -> batch id (SubmitBatch idempotency)
 //   batches     batch id -> BatchRecord
 //   jobs        job id ("<batch>/<name>") -> Job
@@ -31,10 +33,12 @@ inline constexpr char kEpochKey[] = "epoch";
 inline constexpr char kSemaphoreTokenKey[] = "semtoken";
 inline constexpr char kLeasePrefix[] = "lease/";
 inline constexpr char kRequestPrefix[] = "req/";
+inline constexpr char kSpendPrefix[] = "spend/";
 inline constexpr char kSemaphoreLeasePrefix[] = "lease/";
 
 std::string LeaseKey(absl::string_view task_id);
 std::string RequestKey(absl::string_view request_id);
+std::string SpendKey(absl::string_view task_id);
 // What follows a prefix in a scanned key.
 absl::string_view KeySuffix(absl::string_view key, absl::string_view prefix);
 
