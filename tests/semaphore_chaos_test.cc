@@ -83,9 +83,11 @@ TEST(SemaphoreChaosTest, NeverMoreHoldersThanPermitsAndEveryLiveClientServed) {
       clients[i] = start(i);
     }
   }
-  // Every client (the live ones) completes its acquisitions.
+  // Every client (the live ones) completes its acquisitions (within a
+  // minute, longer under the sanitizers).
+  const absl::Time give_up = absl::Now() + ScaledTimeout(absl::Minutes(1));
   for (int i = 0; i < kClients; ++i) {
-    for (int w = 0; w < 600 && clients[i]->Running(); ++w) {
+    while (clients[i]->Running() && absl::Now() < give_up) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     EXPECT_FALSE(clients[i]->Running()) << "client " << i << " starved";
@@ -258,7 +260,8 @@ TEST(SemaphoreChaosTest, RealChecksOfKilledWorkersNeverExceedThePermits) {
   kiln::v1::BatchState state = kiln::v1::BATCH_STATE_UNSPECIFIED;
   {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(4));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     absl::ToChronoNanoseconds(ScaledTimeout(absl::Minutes(4))));
     kiln::v1::WatchBatchRequest watch;
     watch.set_batch_id(submitted.batch().id());
     auto reader = jobs->WatchBatch(&ctx, watch);
