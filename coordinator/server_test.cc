@@ -101,6 +101,7 @@ TEST_F(ServerTest, BlobsStreamInAndOutInChunks) {
   WorkerSessionOptions wo;
   wo.target = target_;
   wo.token = kToken;
+  wo.rpc_timeout = absl::Minutes(5);  // 3 MiB takes a while under TSan
   FakeRunner runner({});
   WorkerSession session(wo, &runner);
   std::string big(3 * (1 << 20) + 17, 'k');
