@@ -19,7 +19,6 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,12 +76,17 @@ std::string HttpGet(int port, const std::string& path) {
   return body == std::string::npos ? "" : out.substr(body + 4);
 }
 
+// The integer after `"key":` in a flat JSON object; -1 when absent.
 int64_t JsonInt(const std::string& json, const std::string& key) {
-  std::smatch m;
+  const std::string quoted = absl::StrCat("\"", key, "\":");
+  size_t at = json.find(quoted);
+  if (at == std::string::npos) return -1;
+  at += quoted.size();
+  while (at < json.size() && json[at] == ' ') ++at;
+  size_t end = at;
+  while (end < json.size() && json[end] >= '0' && json[end] <= '9') ++end;
   int64_t v = -1;
-  if (std::regex_search(json, m, std::regex("\"" + key + "\":\\s*(\\d+)"))) {
-    (void)absl::SimpleAtoi(m[1].str(), &v);
-  }
+  if (!absl::SimpleAtoi(json.substr(at, end - at), &v)) return -1;
   return v;
 }
 
