@@ -96,10 +96,10 @@ absl::StatusOr<std::unique_ptr<PermitGrant>> GrpcPermits::Acquire(
         held->lease = resp.lease();
         held->confirmed = sent;
       }
-      held->on_lost = std::move(on_lost);
       held->waited = absl::Now() - start;
       // The grant came somewhere between `sent` and now: after a long wait
       // in the queue, one renewal dates the lease before the command runs.
+      // (Nothing runs yet, so a lease lost here is not the holder's news.)
       if (RealClock()->MonotonicNow() - sent > margin() / 2 && !RenewOnce(held)) {
         ReleaseHeld(held);
         req.set_request_id(NewRequestId());
@@ -107,6 +107,7 @@ absl::StatusOr<std::unique_ptr<PermitGrant>> GrpcPermits::Acquire(
         backoff = std::min(backoff * 2, absl::Seconds(2));
         continue;
       }
+      held->on_lost = on_lost;  // a copy: the loop above may go round again
       ScheduleRenew(held, options_.ttl / 3);
       ScheduleWatchdog(held);
       return std::unique_ptr<PermitGrant>(new Grant(this, held));
