@@ -598,8 +598,9 @@ kiln::v1::LoggedAttempt Coordinator::LostSpend(const std::string& task_id,
   u.set_requests(1);
   AddUsage(u, out.mutable_usage());
   if (const ModelProfile* p = models_->Find(l.model)) {
-    out.set_cost_usd(out.cost_usd() + p->Cost(guess));
-    out.set_estimated_cost_usd(p->Cost(guess));
+    const double cost = p->Cost(guess);
+    out.set_cost_usd(out.cost_usd() + cost);
+    out.set_estimated_cost_usd(cost);
     out.set_uncached_cost_usd(out.uncached_cost_usd() + p->UncachedCost(guess));
   }
   out.set_estimated(true);

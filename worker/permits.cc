@@ -66,6 +66,10 @@ absl::Duration GrpcPermits::margin() const {
   return options_.margin > absl::ZeroDuration() ? options_.margin : options_.ttl / 6;
 }
 
+MonotonicTime GrpcPermits::GiveUpAt(const Held& held) const {
+  return held.confirmed + options_.ttl - margin();
+}
+
 absl::StatusOr<std::unique_ptr<PermitGrant>> GrpcPermits::Acquire(
     const PermitRequest& request, Cancellation* cancel,
     std::function<void()> on_lost) {
@@ -144,7 +148,7 @@ bool GrpcPermits::RenewOnce(const std::shared_ptr<Held>& held) {
     req.set_semaphore(held->lease.semaphore());
     req.set_lease_id(held->lease.lease_id());
     req.set_fencing_token(held->lease.fencing_token());
-    give_up = held->confirmed + options_.ttl - margin();
+    give_up = GiveUpAt(*held);
   }
   const MonotonicTime sent = RealClock()->MonotonicNow();
   if (sent >= give_up) return false;
@@ -176,7 +180,7 @@ void GrpcPermits::Renew(const std::shared_ptr<Held>& held) {
   {
     MutexLock l(&held->mu);
     if (held->released || held->lost) return;
-    give_up = held->confirmed + options_.ttl - margin();
+    give_up = GiveUpAt(*held);
   }
   // Unreachable for now: again soon, while the lease can still be saved
   // (the watchdog gives it up at `give_up`).
@@ -189,7 +193,7 @@ void GrpcPermits::ScheduleWatchdog(std::shared_ptr<Held> held) {
   MonotonicTime give_up;
   {
     MutexLock l(&held->mu);
-    give_up = held->confirmed + options_.ttl - margin();
+    give_up = GiveUpAt(*held);
   }
   const absl::Duration wait =
       std::max(absl::ZeroDuration(), give_up - RealClock()->MonotonicNow());
@@ -201,7 +205,7 @@ void GrpcPermits::Watch(const std::shared_ptr<Held>& held) {
   {
     MutexLock l(&held->mu);
     if (held->released || held->lost) return;
-    due = RealClock()->MonotonicNow() >= held->confirmed + options_.ttl - margin();
+    due = RealClock()->MonotonicNow() >= GiveUpAt(*held);
   }
   if (due) {
     Lose(held);

@@ -81,6 +81,9 @@ class GrpcPermits : public PermitSource {
   class Grant;
   struct Held;
   absl::Duration margin() const;
+  // When a lease not renewed since is given up: its last confirmation plus
+  // the TTL, less the margin. Call with held.mu held.
+  MonotonicTime GiveUpAt(const Held& held) const;
   void ScheduleRenew(std::shared_ptr<Held> held, absl::Duration delay);
   void Renew(const std::shared_ptr<Held>& held);
   // One renewal call; false when it failed (and Lose when it was refused).
