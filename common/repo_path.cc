@@ -90,4 +90,36 @@ bool GlobMatch(absl::string_view pattern, absl::string_view path) {
   return SegmentsMatch(pat, 0, segs, 0);
 }
 
+absl::Status CheckGlob(absl::string_view pattern) {
+  if (pattern.empty()) return absl::InvalidArgumentError("an empty glob");
+  if (pattern.front() == '/') {
+    return absl::InvalidArgumentError("a glob is relative to the repo: no leading '/'");
+  }
+  for (char c : pattern) {
+    if (c == '\\') {
+      return absl::InvalidArgumentError("paths are '/'-separated: no backslash");
+    }
+    if (static_cast<unsigned char>(c) < 0x20) {
+      return absl::InvalidArgumentError("a control character");
+    }
+    if (c == '[' || c == ']' || c == '{' || c == '}') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", std::string(1, c),
+          "': character classes and braces are not supported (use *, ? and **, "
+          "or several globs)"));
+    }
+  }
+  for (absl::string_view seg : absl::StrSplit(pattern, '/')) {
+    if (seg.empty()) return absl::InvalidArgumentError("an empty segment (\"//\")");
+    if (seg == "." || seg == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("a \"", seg, "\" segment"));
+    }
+    if (seg != "**" && seg.find("**") != absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", seg, "\": ** must be a whole segment (\"a/**/b\", \"**/*.py\")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace kiln

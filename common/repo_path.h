@@ -21,6 +21,12 @@ absl::Status CheckRepoPath(absl::string_view path);
 // "*.css" matches "web/site.css".
 bool GlobMatch(absl::string_view pattern, absl::string_view path);
 
+// OK when `pattern` is a glob GlobMatch understands: not empty, relative,
+// '/'-separated, no "." or ".." segment, `**` only as a whole segment, and
+// none of the classes or braces other tools accept ('[', ']', '{', '}').
+// INVALID_ARGUMENT says what is wrong.
+absl::Status CheckGlob(absl::string_view pattern);
+
 }  // namespace kiln
 
 #endif  // KILN_COMMON_REPO_PATH_H_

@@ -14,7 +14,7 @@ PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   # core libraries
   libabsl-dev librocksdb-dev libssl-dev libyaml-cpp-dev libcurl4-openssl-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libre2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )
