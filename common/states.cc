@@ -38,4 +38,8 @@ bool WritesFile(kiln::v1::TaskKind k) {
   return k == kiln::v1::TASK_KIND_GENERATE || k == kiln::v1::TASK_KIND_REPAIR;
 }
 
+bool UsesLlm(kiln::v1::TaskKind k) {
+  return k == kiln::v1::TASK_KIND_PLAN || WritesFile(k);
+}
+
 }  // namespace kiln

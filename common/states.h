@@ -18,6 +18,10 @@ bool IsTerminal(kiln::v1::TaskState s);
 // GENERATE and REPAIR tasks produce one file of the job.
 bool WritesFile(kiln::v1::TaskKind k);
 
+// PLAN, GENERATE and REPAIR call an LLM; BUILD and SELECT run on the worker
+// alone (no cache group, no request pacing, no LLM slot).
+bool UsesLlm(kiln::v1::TaskKind k);
+
 // The value's name without its enum's prefix: "SUCCEEDED", "GENERATE".
 std::string Name(kiln::v1::BatchState s);
 std::string Name(kiln::v1::JobState s);

@@ -18,7 +18,7 @@ kiln::v1::Assignment BuildAssignment(const AssignmentInputs& in) {
     return out == nullptr || out->artifact.path().empty() ? nullptr : &out->artifact;
   };
   kiln::v1::JobSpec* job = a.mutable_job();
-  if (info.kind == kiln::v1::TASK_KIND_BUILD) {
+  if (info.kind == kiln::v1::TASK_KIND_BUILD || info.kind == kiln::v1::TASK_KIND_SELECT) {
     job->CopyFrom(spec);
   } else {
     job->set_name(spec.name());
@@ -26,6 +26,8 @@ kiln::v1::Assignment BuildAssignment(const AssignmentInputs& in) {
     *job->mutable_model() = spec.model();
     *job->mutable_context() = spec.context();
     job->set_task(spec.task());
+    job->set_instructions(spec.instructions());
+    job->set_edit_format(spec.edit_format());
     *job->mutable_checks() = spec.checks();
     // A job without a build must stay without one (an empty BuildSpec is a
     // build with no command: a plan checked against it is refused).

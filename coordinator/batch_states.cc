@@ -39,6 +39,7 @@ kiln::v1::Job JobProto(const std::string& job_id, const std::string& batch_id,
   j.set_files_failed(status.files_failed);
   j.set_cost_usd(status.cost_usd);
   if (!status.reason.empty()) j.mutable_error()->set_message(status.reason);
+  j.set_note(status.note);
   return j;
 }
 
@@ -51,6 +52,7 @@ kiln::v1::Event JobChangedEvent(const kiln::v1::Job& job, const std::string& job
   c->set_files_total(job.files_total());
   c->set_files_done(job.files_done());
   if (IsTerminal(job.state()) && job.has_error()) *c->mutable_error() = job.error();
+  c->set_note(job.note());
   return e;
 }
 

@@ -166,8 +166,10 @@ absl::Status Coordinator::Load() {
         }
         const std::string key =
             KeyFor(*info, *scheduler_.JobSpecOf(info->job_id));
-        cache_.Start(key, {info->id, l.attempt});
-        leader_key_[info->id] = key;
+        if (!key.empty()) {
+          cache_.Start(key, {info->id, l.attempt});
+          leader_key_[info->id] = key;
+        }
         return true;
       }));
   (void)scheduler_.TakeEvents();

@@ -198,6 +198,9 @@ bool Coordinator::Supports(const SessionRec& s, const std::string& model) const 
 
 std::string Coordinator::KeyFor(const TaskInfo& info,
                                 const kiln::v1::JobSpec& spec) {
+  // A selection reads the repo as it is now; it is never answered from the
+  // cache (its files' edits are, keyed on each file's content).
+  if (info.kind == kiln::v1::TASK_KIND_SELECT) return "";
   ActionInputs in;
   in.job = &spec;
   auto jd = job_digest_.find(info.job_id);
@@ -286,7 +289,7 @@ bool Coordinator::DispatchTo(SessionRec& s, int max) {
     }
     l.key = rk.key;
     // A miss stays a miss until a commit adds results to the cache.
-    if (rk.missed_in != cache_generation_) {
+    if (!l.key.empty() && rk.missed_in != cache_generation_) {
       l.cached = cache_.Lookup(l.key);
       if (!l.cached) rk.missed_in = cache_generation_;
     }
@@ -296,7 +299,7 @@ bool Coordinator::DispatchTo(SessionRec& s, int max) {
   filter.runs_model = [this, &s](const std::string& model) { return Supports(s, model); };
   filter.answered_without_llm = [this, &look](const std::string& task_id) {
     const Looked& l = look(task_id);
-    return l.cached.has_value() || cache_.InFlight(l.key);
+    return l.cached.has_value() || (!l.key.empty() && cache_.InFlight(l.key));
   };
   std::vector<Dispatched> ds =
       scheduler_.Dispatch(std::min(max, slots->slots - slots->assigned), filter);
@@ -309,6 +312,11 @@ bool Coordinator::DispatchTo(SessionRec& s, int max) {
     const std::string& key = l.key;
     if (l.cached) {
       CompleteFromCache(d.task_id, d.attempt, *l.cached, /*dedup=*/false);
+      continue;
+    }
+    if (key.empty()) {  // never cached
+      Assign(s, d, *info, *spec);
+      assigned = true;
       continue;
     }
     if (cache_.Follow(key, {d.task_id, d.attempt})) {
@@ -431,6 +439,7 @@ void Coordinator::ApplyResult(const std::string& task_id, int64_t attempt,
     *cached.mutable_diagnostics() = logged.diagnostics();
   }
   *cached.mutable_usage() = logged.usage();
+  if (record.has_edit()) *cached.mutable_edit() = record.edit();
   cached.set_cost_usd(logged.cost_usd());
   cached.set_task_id(task_id);
   cache_.AddTo(&batch_, key, cached);
@@ -471,6 +480,7 @@ void Coordinator::CompleteFromCache(const std::string& task_id, int64_t attempt,
   record.set_attempt(attempt);
   record.set_model(scheduler_.TaskModel(task_id));
   record.set_cache_hit(true);
+  if (cached.has_edit()) *record.mutable_edit() = cached.edit();
   TimeToProto(clock_->Now(), record.mutable_start_time());
   TimeToProto(clock_->Now(), record.mutable_end_time());
   if (cached.outcome() == TaskResult::OUTCOME_CHECK_FAILED) {

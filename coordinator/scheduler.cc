@@ -183,13 +183,13 @@ int Scheduler::AddTask(int j, TaskNode node) {
 }
 
 void Scheduler::GroupJoin(int t) {
-  if (tasks_[t].node.kind == kiln::v1::TASK_KIND_BUILD) return;
+  if (!UsesLlm(tasks_[t].node.kind)) return;
   groups_.Join(tasks_[t].node.prefix_key);
 }
 
 void Scheduler::GroupLeave(int t) {
   const TaskRec& task = tasks_[t];
-  if (task.node.kind == kiln::v1::TASK_KIND_BUILD) return;
+  if (!UsesLlm(task.node.kind)) return;
   ReleaseHeld(groups_.Leave(task.node.prefix_key, t));  // a seed's role is lost
 }
 
@@ -306,7 +306,7 @@ std::vector<Dispatched> Scheduler::Dispatch(int slots, const DispatchFilter& fil
     const bool without_llm =
         filter.answered_without_llm && filter.answered_without_llm(task.id);
     bool seed = false;
-    if (task.node.kind != kiln::v1::TASK_KIND_BUILD && !without_llm) {
+    if (UsesLlm(task.node.kind) && !without_llm) {
       const std::string& key = task.node.prefix_key;
       const ModelProfile* p = models_->Find(task.node.model);
       const CacheGroups::State group = groups_.StateAt(key, now);
@@ -420,7 +420,7 @@ void Scheduler::Account(int t, const AttemptReport& r) {
   totals.cost_usd += r.cost_usd;
   totals.uncached_cost_usd += r.uncached_cost_usd;
   totals.usage += r.usage;
-  if (task.node.kind != kiln::v1::TASK_KIND_BUILD) totals.llm_requests++;
+  if (UsesLlm(task.node.kind)) totals.llm_requests++;
   if (r.outcome == AttemptOutcome::kCapacity) totals.capacity_errors++;
 }
 
@@ -560,7 +560,7 @@ void Scheduler::Finish(int t, kiln::v1::TaskState s, std::string reason) {
   TaskRec& task = tasks_[t];
   if (IsTerminal(task.state)) return;
   RemoveReady(t);
-  if (task.node.kind != kiln::v1::TASK_KIND_BUILD &&
+  if (UsesLlm(task.node.kind) &&
       groups_.IsSeed(task.node.prefix_key, t) && s == kiln::v1::TASK_STATE_SUCCEEDED) {
     MakeWarm(t, clock_->MonotonicNow());
   }
@@ -607,93 +607,6 @@ void Scheduler::CancelDependents(int t, const std::string& reason) {
     Cancel(d, reason);
     for (int e : tasks_[d].node.dependents) stack.push_back(e);
   }
-}
-
-void Scheduler::Repair(int t) {
-  TaskRec& task = tasks_[t];
-  JobRec& job = jobs_[task.job];
-  const auto& limits = job.spec.limits();
-  const int max_repairs =
-      limits.no_repair() ? 0 : (limits.max_repairs() > 0 ? limits.max_repairs() : 2);
-  const int round = ++job.repairs[task.node.path];
-  if (round > max_repairs) {
-    FailTask(t, absl::StrCat("checks still fail after ", max_repairs, " repairs"));
-    return;
-  }
-  TaskNode n;
-  n.kind = kiln::v1::TASK_KIND_REPAIR;
-  n.path = task.node.path;
-  n.model = task.node.model;
-  n.expected_output_tokens = task.node.expected_output_tokens;
-  n.max_output_tokens = RepairMaxTokens(cost_, task.node);
-  n.stable_prompt_tokens = task.node.stable_prompt_tokens;
-  // The previous code and its diagnostics join the variable part.
-  n.variable_prompt_tokens = task.node.variable_prompt_tokens +
-                             task.node.expected_output_tokens + 500;
-  n.prefix_key = task.node.prefix_key;
-  const std::vector<int> dependents = task.node.dependents;
-  task.node.dependents.clear();
-  const int r = AddTask(task.job, std::move(n));
-  TaskRec& repair = tasks_[r];
-  repair.repair_round = round;
-  repair.repairs = t;
-  repair.node.estimate = cost_.Estimate(repair.node);
-  absl::Duration after = absl::ZeroDuration();
-  for (int d : dependents) {
-    for (int& dep : tasks_[d].node.deps) {
-      if (dep == t) dep = r;
-    }
-    repair.node.dependents.push_back(d);
-    after = std::max(after, tasks_[d].node.remaining_critical_path);
-  }
-  repair.node.remaining_critical_path = repair.node.estimate + after;
-  Finish(t, kiln::v1::TASK_STATE_FAILED,
-         absl::StrCat("checks failed; repaired by ", repair.id));
-  events_.back().repaired_by = r;
-  MakeReady(r);
-}
-
-void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) {
-  TaskRec& plan = tasks_[t];
-  const int j = plan.job;
-  kiln::v1::JobSpec planned = jobs_[j].spec;
-  planned.clear_task();
-  for (const auto& f : files) *planned.add_files() = f;
-  kiln::v1::BatchSpec check;
-  *check.add_jobs() = planned;
-  ValidateOptions vo;
-  vo.file = "plan of " + jobs_[j].id;
-  const absl::Status valid =
-      ProblemsToStatus(ValidateBatch(check, *models_, {}, vo));
-  if (!valid.ok() || files.empty()) {
-    FailTask(t, files.empty() ? "the plan has no files"
-                              : absl::StrCat("invalid plan: ", valid.message()));
-    return;
-  }
-  JobDag dag = BuildJobDag(planned, cost_);
-  jobs_[j].lower_bound += CriticalPathLowerBound(dag, cost_);
-  jobs_[j].files_total = planned.files_size();
-  jobs_[j].spec = planned;
-  const int build = jobs_[j].build_task;
-  std::vector<int> global(dag.tasks.size(), -1);
-  std::vector<int> roots;
-  for (size_t i = 0; i < dag.tasks.size(); ++i) {
-    TaskNode n = std::move(dag.tasks[i]);
-    if (n.kind == kiln::v1::TASK_KIND_BUILD) continue;  // the job has one
-    for (int& d : n.deps) d = global[d];
-    n.dependents.clear();
-    const int g = AddTask(j, std::move(n));
-    global[i] = g;
-    if (tasks_[g].pending == 0) roots.push_back(g);
-    if (build >= 0) {
-      tasks_[build].node.deps.push_back(g);
-      tasks_[build].pending++;
-      tasks_[g].node.dependents.push_back(build);
-    }
-  }
-  Finish(t, kiln::v1::TASK_STATE_SUCCEEDED, "");
-  CompleteDep(t);
-  for (int r : roots) MakeReady(r);
 }
 
 void Scheduler::CancelJob(int j, JobPhase phase, const std::string& reason) {

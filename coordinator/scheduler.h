@@ -176,6 +176,7 @@ struct JobStatus {
   std::string name;
   JobPhase phase = JobPhase::kRunning;
   std::string reason;  // why it failed or was cancelled
+  std::string note;    // why a job that succeeded changed nothing
   int files_total = 0;
   int files_done = 0;
   int files_failed = 0;

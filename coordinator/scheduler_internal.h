@@ -38,6 +38,7 @@ struct Scheduler::JobRec {
   kiln::v1::JobSpec spec;
   JobPhase phase = JobPhase::kRunning;
   std::string reason;
+  std::string note;  // a success that changed nothing: "no matching files"
   bool any_failed = false;
   bool finalized = false;
   std::vector<int> tasks;

@@ -36,6 +36,7 @@ absl::optional<JobStatus> Scheduler::Job(const std::string& id) const {
   s.name = j.name;
   s.phase = j.phase;
   s.reason = j.reason;
+  s.note = j.note;
   s.files_total = j.files_total;
   s.files_done = j.files_done;
   s.files_failed = j.files_failed;

@@ -68,6 +68,10 @@ struct EditOutcome {
 EditOutcome ApplyEditBlocks(absl::string_view text,
                             const std::vector<EditBlock>& blocks);
 
+// How DescribeFailures starts (a repair prompt tells block failures from a
+// failed check by it).
+inline constexpr absl::string_view kBlocksFailedMarker = "SEARCH/REPLACE blocks for `";
+
 // What went wrong, for the user and for the repair prompt: one paragraph
 // per failed block, with the block itself and the closest lines.
 std::string DescribeFailures(absl::string_view path,

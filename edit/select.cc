@@ -35,6 +35,14 @@ bool ReadAll(const fs::path& p, std::string* out) {
 
 }  // namespace
 
+absl::Status CheckRegex(const std::string& pattern) {
+  if (pattern.empty()) return absl::OkStatus();
+  std::unique_ptr<RE2> re = Compile(pattern);
+  if (re->ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "'", pattern, "' is not an RE2 regular expression: ", re->error()));
+}
+
 absl::Status CheckSelection(const kiln::v1::FileSelection& select) {
   if (select.glob_size() == 0) {
     return absl::InvalidArgumentError("glob: required (e.g. \"src/**/*.py\")");
@@ -52,13 +60,8 @@ absl::Status CheckSelection(const kiln::v1::FileSelection& select) {
           "exclude[", i, "]: \"", select.exclude(i), "\": ", s.message()));
     }
   }
-  if (!select.contains().empty()) {
-    std::unique_ptr<RE2> re = Compile(select.contains());
-    if (!re->ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "contains: \"", select.contains(), "\" is not an RE2 regular expression: ",
-          re->error()));
-    }
+  if (absl::Status s = CheckRegex(select.contains()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("contains: ", s.message()));
   }
   if (select.max_files() < 0) {
     return absl::InvalidArgumentError("max_files: must be at least 1 (0: the default)");

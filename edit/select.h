@@ -26,6 +26,10 @@ struct SelectedFile {
   int64_t bytes = 0;
 };
 
+// OK when `pattern` is empty or an RE2 regular expression; INVALID_ARGUMENT
+// with RE2's reason otherwise.
+absl::Status CheckRegex(const std::string& pattern);
+
 // OK when the selection's globs and regex are valid; INVALID_ARGUMENT
 // otherwise, starting with the field ("glob[1]: ...", "contains: ...").
 absl::Status CheckSelection(const kiln::v1::FileSelection& select);

@@ -102,7 +102,7 @@ TEST(CheckSelection, BadGlobsAndRegexesNameTheField) {
   absl::Status s = CheckSelection(Sel({"src/**x/*.py"}));
   EXPECT_TRUE(absl::StartsWith(s.message(), "glob: \"src/**x/*.py\"")) << s;
   s = CheckSelection(Sel({"*.py"}, "(unclosed"));
-  EXPECT_TRUE(absl::StartsWith(s.message(), "contains: \"(unclosed\" is not an RE2")) << s;
+  EXPECT_TRUE(absl::StartsWith(s.message(), "contains: '(unclosed' is not an RE2")) << s;
   s = CheckSelection(Sel({"*.py"}, "", {"../x"}));
   EXPECT_TRUE(absl::StartsWith(s.message(), "exclude[0]:")) << s;
   s = CheckSelection(Sel({}));

@@ -23,6 +23,23 @@ constexpr absl::string_view kWriteHeader = "Write the file `";
 constexpr absl::string_view kPlanHeader = "Plan the files for this task:";
 constexpr absl::string_view kDiagHeader = "The check of `";
 constexpr absl::string_view kPlanErrorsHeader = "That plan is not valid:";
+constexpr absl::string_view kEditHeader = "Edit the file `";
+constexpr absl::string_view kCurrentHeader = "The current content of `";
+constexpr absl::string_view kBlocksHeader = "Your SEARCH/REPLACE blocks for `";
+constexpr absl::string_view kReplyBlocks = "Reply with SEARCH/REPLACE blocks";
+constexpr absl::string_view kReplyWholeEdit =
+    "Reply with the complete edited file in one fenced code block and nothing "
+    "else: every line the instructions do not change stays as it is.\n";
+constexpr absl::string_view kBlocksHowTo =
+    "Reply with SEARCH/REPLACE blocks and nothing else, one per region to change:\n"
+    "<<<<<<< SEARCH\n"
+    "lines copied exactly from the current content, enough to be unique\n"
+    "=======\n"
+    "the lines that replace them\n"
+    ">>>>>>> REPLACE\n"
+    "SEARCH is whole lines, copied exactly (no line numbers); an empty SEARCH "
+    "appends to the end of the file, an empty REPLACE deletes. Change only what "
+    "the instructions ask: every other line stays as it is.\n";
 
 // A fence longer than any run of backticks in `content`.
 std::string FenceFor(absl::string_view content) {
@@ -125,6 +142,37 @@ bool SamePath(absl::string_view reported, absl::string_view target) {
   return absl::EndsWith(reported, absl::StrCat("/", target));
 }
 
+// What a repair turn says about the last reply: a PLAN's validation
+// errors, edit blocks that did not apply, or a failed check.
+std::string RepairText(const PromptInputs& in, const RepairTurn& turn) {
+  const std::string& diags = turn.diagnostics;
+  if (!in.plan_task.empty()) {
+    return absl::StrCat(kPlanErrorsHeader, "\n", Fenced(diags, ""),
+                        "Reply with the corrected complete plan in one "
+                        "fenced YAML block and nothing else.\n");
+  }
+  const absl::string_view first_line = absl::string_view(diags).substr(0, diags.find('\n'));
+  if (in.edit && (absl::StrContains(first_line, "SEARCH/REPLACE blocks for `"))) {
+    return absl::StrCat(kBlocksHeader, in.path, "` did not all apply:\n", Fenced(diags, ""),
+                        kReplyBlocks,
+                        " for the failed ones only, against the current content "
+                        "above, and nothing else.\n");
+  }
+  std::string text =
+      absl::StrCat(kDiagHeader, in.path, "` failed with this output:\n", Fenced(diags, ""));
+  if (!in.edit) {
+    absl::StrAppend(&text, "Reply with the corrected complete file in one "
+                           "fenced code block and nothing else.\n");
+  } else if (in.search_replace) {
+    absl::StrAppend(&text, kReplyBlocks,
+                    " that fix it, against the current content above, and nothing else.\n");
+  } else {
+    absl::StrAppend(&text, "Reply with the corrected complete file in one fenced "
+                           "code block and nothing else.\n");
+  }
+  return text;
+}
+
 }  // namespace
 
 int64_t EstimateTokens(absl::string_view text) {
@@ -186,6 +234,17 @@ absl::StatusOr<Prompt> BuildPrompt(const PromptInputs& in, PromptStats* stats) {
                           "block: a list `files` whose entries have `path`, "
                           "`instructions`, `expected_tokens` and optional "
                           "`deps` (paths of other planned files).\n"));
+  } else if (in.edit) {
+    const std::string lang =
+        in.language.empty() ? LanguageForPath(in.path) : in.language;
+    AddBlock(&p, PromptBlock::KIND_FILE_INSTRUCTIONS, false,
+             absl::StrCat(kEditHeader, in.path, "` (", lang, ", ", in.current.size(),
+                          " bytes).\n\n", in.file_instructions, "\n"),
+             in.path);
+    AddBlock(&p, PromptBlock::KIND_CURRENT_FILE, false,
+             absl::StrCat(kCurrentHeader, in.path, "`:\n", Fenced(in.current, lang),
+                          in.search_replace ? kBlocksHowTo : kReplyWholeEdit),
+             in.path);
   } else {
     const std::string lang =
         in.language.empty() ? LanguageForPath(in.path) : in.language;
@@ -207,19 +266,11 @@ absl::StatusOr<Prompt> BuildPrompt(const PromptInputs& in, PromptStats* stats) {
                            : 0;
   stats->dropped_repair_turns = static_cast<int>(first);
   for (size_t i = first; i < in.repairs.size(); ++i) {
-    AddBlock(&p, PromptBlock::KIND_ASSISTANT, false, in.repairs[i].reply,
-             in.path);
-    // A PLAN's turn carries the plan's validation errors instead.
-    AddBlock(&p, PromptBlock::KIND_DIAGNOSTICS, false,
-             in.plan_task.empty()
-                 ? absl::StrCat(kDiagHeader, in.path, "` failed with this output:\n",
-                                Fenced(in.repairs[i].diagnostics, ""),
-                                "Reply with the corrected complete file in one "
-                                "fenced code block and nothing else.\n")
-                 : absl::StrCat(kPlanErrorsHeader, "\n",
-                                Fenced(in.repairs[i].diagnostics, ""),
-                                "Reply with the corrected complete plan in one "
-                                "fenced YAML block and nothing else.\n"),
+    // An edit's turn shows the current content instead of the reply.
+    if (!in.repairs[i].reply.empty()) {
+      AddBlock(&p, PromptBlock::KIND_ASSISTANT, false, in.repairs[i].reply, in.path);
+    }
+    AddBlock(&p, PromptBlock::KIND_DIAGNOSTICS, false, RepairText(in, in.repairs[i]),
              in.path);
   }
 
@@ -366,7 +417,29 @@ std::string PromptText(const Prompt& prompt) {
 
 PromptFacts ReadPromptFacts(absl::string_view text) {
   PromptFacts f;
-  f.has_diagnostics = absl::StrContains(text, kDiagHeader);
+  f.blocks_failed = absl::StrContains(text, kBlocksHeader);
+  f.has_diagnostics = f.blocks_failed || absl::StrContains(text, kDiagHeader);
+  if (size_t at = text.find(kEditHeader); at != absl::string_view::npos) {
+    f.edit = true;
+    absl::string_view rest = text.substr(at + kEditHeader.size());
+    const size_t tick = rest.find('`');
+    f.path = std::string(rest.substr(0, tick));
+    absl::string_view meta = rest.substr(tick + 1);
+    const size_t eol = meta.find('\n');
+    absl::string_view head = meta.substr(0, eol);
+    if (absl::ConsumePrefix(&head, " (")) f.language = std::string(head.substr(0, head.find(',')));
+    if (f.language.empty()) f.language = LanguageForPath(f.path);
+    absl::string_view body = eol == absl::string_view::npos ? "" : meta.substr(eol + 1);
+    const size_t cur = body.find(kCurrentHeader);
+    f.instructions = std::string(absl::StripAsciiWhitespace(body.substr(0, cur)));
+    if (cur != absl::string_view::npos) {
+      absl::string_view quoted = body.substr(cur + kCurrentHeader.size());
+      const size_t colon = quoted.find("`:\n");
+      if (colon != absl::string_view::npos) f.current = ExtractCode(quoted.substr(colon + 3));
+      f.search_replace = absl::StrContains(quoted, kBlocksHowTo.substr(0, 40));
+    }
+    return f;
+  }
   // The plan task: between the header and the reply instruction.
   if (size_t at = text.find(kPlanHeader); at != absl::string_view::npos) {
     f.plan = true;

@@ -65,6 +65,12 @@ struct PromptInputs {
   std::string file_instructions;
   int64_t expected_tokens = 0;
   std::string plan_task;  // non-empty: a PLAN prompt
+  // An edit of an existing file: its current content (LF line endings),
+  // quoted after every stable block, and the reply's format (SEARCH/REPLACE
+  // blocks, else the whole edited file).
+  bool edit = false;
+  std::string current;
+  bool search_replace = false;
   std::vector<RepairTurn> repairs;  // oldest first
   kiln::v1::SamplingParams sampling;
   int32_t max_output_tokens = 0;
@@ -141,8 +147,17 @@ struct PromptFacts {
   std::string language;
   int64_t expected_tokens = 0;
   std::vector<QuotedFile> deps;
-  // The prompt carries a failed check's output (a repair prompt).
+  // The prompt carries a failed check's output, or edit blocks that did
+  // not apply (a repair prompt).
   bool has_diagnostics = false;
+  // An edit prompt: the file's instructions, its current content and
+  // whether the reply is SEARCH/REPLACE blocks (else the whole file).
+  bool edit = false;
+  std::string instructions;
+  std::string current;
+  bool search_replace = false;
+  // The repair is of blocks that did not apply (not of a failed check).
+  bool blocks_failed = false;
 };
 PromptFacts ReadPromptFacts(absl::string_view text);
 

@@ -55,6 +55,7 @@ absl::Duration CostModel::Estimate(const TaskNode& t) const {
     d += options_.check_time;
   }
   if (t.kind == kiln::v1::TASK_KIND_BUILD) d += options_.build_time;
+  if (t.kind == kiln::v1::TASK_KIND_SELECT) d += options_.select_time;
   return d;
 }
 
@@ -86,7 +87,7 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
       cost.TokensOf(job.context().instructions().size()) +
       static_cast<int64_t>(job.context().files_size()) * opt.context_file_tokens;
 
-  if (job.files_size() == 0) {
+  if (job.files_size() == 0 && !job.has_select()) {
     TaskNode plan;
     plan.kind = kiln::v1::TASK_KIND_PLAN;
     plan.model = job.model().model();
@@ -145,6 +146,8 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
       t.variable_prompt_tokens = cost.TokensOf(f.instructions().size()) +
                                  cost.TokensOf(f.path().size()) +
                                  kPromptOverheadTokens;
+      // An edit quotes the file as it is (its size is known once selected).
+      t.variable_prompt_tokens += cost.TokensOf(static_cast<size_t>(f.base_bytes()));
       for (const auto& d : f.deps()) {
         auto it = file_index.find(d);
         if (it == file_index.end()) continue;
@@ -162,13 +165,22 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
     }
   }
 
+  if (job.has_select()) {
+    // Expanded on a worker into one edit per matching file.
+    TaskNode sel;
+    sel.index = static_cast<int>(dag.tasks.size());
+    sel.kind = kiln::v1::TASK_KIND_SELECT;
+    dag.select_task = sel.index;
+    dag.tasks.push_back(std::move(sel));
+  }
+
   if (!job.build().command().empty()) {
     TaskNode b;
     b.index = static_cast<int>(dag.tasks.size());
     b.kind = kiln::v1::TASK_KIND_BUILD;
     for (const TaskNode& t : dag.tasks) {
       if (t.kind == kiln::v1::TASK_KIND_GENERATE ||
-          t.kind == kiln::v1::TASK_KIND_PLAN) {
+          t.kind == kiln::v1::TASK_KIND_PLAN || t.kind == kiln::v1::TASK_KIND_SELECT) {
         b.deps.push_back(t.index);
       }
     }

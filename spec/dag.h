@@ -31,6 +31,8 @@ struct CostModelOptions {
   // Time of a per-file check and of a job's build.
   absl::Duration check_time = absl::Seconds(1);
   absl::Duration build_time = absl::Seconds(20);
+  // Time of a SELECT (a checkout and a walk of the repo).
+  absl::Duration select_time = absl::Seconds(1);
 };
 
 // One task of a job's DAG. Indices refer to JobDag::tasks.
@@ -58,6 +60,7 @@ struct TaskNode {
 struct JobDag {
   std::vector<TaskNode> tasks;  // topologically ordered
   int plan_task = -1;   // index, or -1
+  int select_task = -1;  // index, or -1
   int build_task = -1;  // index, or -1
 };
 
@@ -97,8 +100,8 @@ std::string PrefixKeyFor(const kiln::v1::JobSpec& job, const std::string& model)
 
 // The DAG of a validated job (ValidateBatch found no problem): a PLAN task
 // when the job has a task and no files; otherwise a GENERATE per file (deps
-// as declared); a BUILD after every GENERATE when the job has a build
-// command. Priorities are filled in.
+// as declared) and, with a select, a SELECT task; a BUILD after every other
+// task when the job has a build command. Priorities are filled in.
 JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost);
 
 // Fills estimate and remaining_critical_path of every task.

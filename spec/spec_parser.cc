@@ -229,8 +229,16 @@ class SpecParser {
     if (!Map(n, f)) return;
     Keys(n, f,
          {"name", "repo", "model", "routing", "fallback", "sampling", "context",
-          "task", "files", "checks", "build", "limits", "labels"});
+          "task", "files", "checks", "build", "limits", "labels", "instructions",
+          "select", "edit_format"});
     if (n["name"]) job->set_name(Str(n["name"], FieldPath(f, "name")));
+    if (n["instructions"]) {
+      job->set_instructions(Str(n["instructions"], FieldPath(f, "instructions")));
+    }
+    if (n["select"]) ParseSelect(n["select"], FieldPath(f, "select"), job);
+    if (n["edit_format"]) {
+      job->set_edit_format(EditFormat(n["edit_format"], FieldPath(f, "edit_format")));
+    }
     if (n["repo"]) ParseRepo(n["repo"], FieldPath(f, "repo"), job->mutable_repo());
     kiln::v1::ModelPolicy* policy = job->mutable_model();
     if (n["model"]) policy->set_model(Str(n["model"], FieldPath(f, "model")));
@@ -280,6 +288,34 @@ class SpecParser {
     if (n["labels"]) ParseLabels(n["labels"], FieldPath(f, "labels"), job->mutable_labels());
   }
 
+  void ParseSelect(const YAML::Node& n, const std::string& f, JobSpec* job) {
+    if (!Map(n, f)) return;
+    Keys(n, f, {"glob", "contains", "exclude", "max_files"});
+    kiln::v1::FileSelection* sel = job->mutable_select();
+    if (n["glob"]) {
+      StrList(n["glob"], FieldPath(f, "glob"),
+              [&](std::string g) { sel->add_glob(std::move(g)); });
+    }
+    if (n["contains"]) sel->set_contains(Str(n["contains"], FieldPath(f, "contains")));
+    if (n["exclude"]) {
+      StrList(n["exclude"], FieldPath(f, "exclude"),
+              [&](std::string g) { sel->add_exclude(std::move(g)); });
+    }
+    if (n["max_files"]) sel->set_max_files(Int(n["max_files"], FieldPath(f, "max_files")));
+  }
+
+  kiln::v1::EditFormat EditFormat(const YAML::Node& n, const std::string& f) {
+    const std::string v = Str(n, f);
+    if (v == "auto") return kiln::v1::EDIT_FORMAT_AUTO;
+    if (v == "whole") return kiln::v1::EDIT_FORMAT_WHOLE;
+    if (v == "search_replace") return kiln::v1::EDIT_FORMAT_SEARCH_REPLACE;
+    if (n.IsScalar()) {
+      r_.Problem(n, Display(f),
+                 absl::StrCat("want auto, whole or search_replace, got '", v, "'"));
+    }
+    return kiln::v1::EDIT_FORMAT_UNSPECIFIED;
+  }
+
   void ParseSampling(const YAML::Node& n, const std::string& f,
                      kiln::v1::ModelPolicy* policy) {
     if (!Map(n, f)) return;
@@ -320,7 +356,28 @@ class SpecParser {
     if (!Map(n, f)) return;
     Keys(n, f,
          {"path", "instructions", "deps", "language", "model",
-          "expected_tokens", "max_tokens"});
+          "expected_tokens", "max_tokens", "mode", "overwrite", "edit_format"});
+    if (n["mode"]) {
+      const std::string fm = FieldPath(f, "mode");
+      const std::string v = Str(n["mode"], fm);
+      if (v == "auto") {
+        file->set_mode(kiln::v1::FILE_MODE_AUTO);
+      } else if (v == "create") {
+        file->set_mode(kiln::v1::FILE_MODE_CREATE);
+      } else if (v == "edit") {
+        file->set_mode(kiln::v1::FILE_MODE_EDIT);
+      } else if (n["mode"].IsScalar()) {
+        r_.Problem(n["mode"], Display(fm),
+                   absl::StrCat("want auto, create or edit, got '", v, "'"));
+      }
+    }
+    if (n["overwrite"]) {
+      Locate(FieldPath(f, "overwrite"), n["overwrite"]);
+      file->set_overwrite(r_.Bool(n["overwrite"], Display(FieldPath(f, "overwrite"))));
+    }
+    if (n["edit_format"]) {
+      file->set_edit_format(EditFormat(n["edit_format"], FieldPath(f, "edit_format")));
+    }
     if (n["path"]) file->set_path(Str(n["path"], FieldPath(f, "path")));
     if (n["instructions"]) {
       file->set_instructions(Str(n["instructions"], FieldPath(f, "instructions")));
@@ -357,7 +414,13 @@ class SpecParser {
 
   void ParseLimits(const YAML::Node& n, const std::string& f, JobSpec* job) {
     if (!Map(n, f)) return;
-    Keys(n, f, {"max_repairs", "budget_usd", "deadline", "no_repair"});
+    Keys(n, f, {"max_repairs", "budget_usd", "deadline", "no_repair", "max_file_bytes"});
+    if (n["max_file_bytes"]) {
+      Locate(FieldPath(f, "max_file_bytes"), n["max_file_bytes"]);
+      job->mutable_limits()->set_max_file_bytes(
+          r_.Int(n["max_file_bytes"], Display(FieldPath(f, "max_file_bytes")), 0,
+                 int64_t{1} << 40));
+    }
     kiln::v1::Limits* l = job->mutable_limits();
     if (n["max_repairs"]) {
       l->set_max_repairs(Int(n["max_repairs"], FieldPath(f, "max_repairs")));

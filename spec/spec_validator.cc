@@ -11,6 +11,7 @@
 #include "common/proto_time.h"
 #include "common/repo_path.h"
 #include "common/utf8.h"
+#include "edit/select.h"
 
 namespace kiln {
 namespace {
@@ -248,12 +249,14 @@ class Validator {
       }
     }
 
-    if (job.files_size() == 0 &&
+    const bool selects = job.has_select();
+    if (job.files_size() == 0 && !selects &&
         absl::StripAsciiWhitespace(job.task()).empty()) {
       Add(f.empty() ? "" : f,
-          "the job has no files and no task: list files, or give a task to "
-          "plan");
+          "the job has no files, no select and no task: list files, select "
+          "files to edit, or give a task to plan");
     }
+    if (selects) Select(job, f);
     Files(job, f);
 
     for (int i = 0; i < job.checks_size(); ++i) {
@@ -342,6 +345,40 @@ class Validator {
                      model, "'s context window of ", profile->context_window, " tokens"));
   }
 
+  void Select(const JobSpec& job, const std::string& f) {
+    const kiln::v1::FileSelection& sel = job.select();
+    const std::string fs = FieldPath(f, "select");
+    if (!absl::StripAsciiWhitespace(job.task()).empty()) {
+      Add(FieldPath(f, "task"), "give select or task, not both");
+    }
+    if (absl::StripAsciiWhitespace(job.instructions()).empty()) {
+      Add(FieldPath(f, "instructions"),
+          "required with select: the edit applied to every selected file");
+    }
+    if (sel.glob_size() == 0) {
+      Add(FieldPath(fs, "glob"), "required: the files to consider, e.g. \"src/**/*.py\"");
+    }
+    for (int i = 0; i < sel.glob_size(); ++i) {
+      if (absl::Status s = CheckGlob(sel.glob(i)); !s.ok()) {
+        Add(FieldPath(FieldPath(fs, "glob"), i),
+            absl::StrCat("'", sel.glob(i), "': ", s.message()));
+      }
+    }
+    for (int i = 0; i < sel.exclude_size(); ++i) {
+      if (absl::Status s = CheckGlob(sel.exclude(i)); !s.ok()) {
+        Add(FieldPath(FieldPath(fs, "exclude"), i),
+            absl::StrCat("'", sel.exclude(i), "': ", s.message()));
+      }
+    }
+    if (absl::Status s = CheckRegex(sel.contains()); !s.ok()) {
+      Add(FieldPath(fs, "contains"), std::string(s.message()));
+    }
+    if (sel.max_files() < 0) {
+      Add(FieldPath(fs, "max_files"),
+          absl::StrCat("must not be negative, got ", sel.max_files()));
+    }
+  }
+
   void Files(const JobSpec& job, const std::string& f) {
     std::map<std::string, int> index;  // path -> file index
     for (int i = 0; i < job.files_size(); ++i) {
@@ -366,8 +403,14 @@ class Validator {
                          Display(FieldPath(FieldPath(f, "files"), it->second)),
                          same ? ")" : ""));
       }
-      if (absl::StripAsciiWhitespace(file.instructions()).empty()) {
-        Add(FieldPath(ff(), "instructions"), "must not be empty");
+      if (absl::StripAsciiWhitespace(file.instructions()).empty() &&
+          absl::StripAsciiWhitespace(job.instructions()).empty()) {
+        Add(FieldPath(ff(), "instructions"),
+            "must not be empty (or give the job's instructions)");
+      }
+      if (file.overwrite() && file.mode() != kiln::v1::FILE_MODE_CREATE) {
+        Add(FieldPath(ff(), "overwrite"),
+            "only with mode: create (an edit changes the file that exists)");
       }
       if (!file.model().empty()) Model(FieldPath(ff(), "model"), file.model());
       ContextWindow(job, file, ff);
@@ -517,7 +560,8 @@ JobSpec ExpandJobAt(const BatchSpec& batch, int k) {
 
 int64_t CountTasks(const BatchSpec& batch) {
   const auto tasks_of = [](const JobSpec& j) -> int64_t {
-    return std::max(1, j.files_size()) + (j.has_build() ? 1 : 0);
+    const int file_tasks = j.has_select() ? j.files_size() + 1 : std::max(1, j.files_size());
+    return file_tasks + (j.has_build() ? 1 : 0);
   };
   int64_t n = 0;
   for (const JobSpec& j : batch.jobs()) n += tasks_of(j);

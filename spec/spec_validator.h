@@ -56,7 +56,8 @@ int CountJobs(const kiln::v1::BatchSpec& batch);
 kiln::v1::JobSpec ExpandJobAt(const kiln::v1::BatchSpec& batch, int k);
 std::string JobNameAt(const kiln::v1::BatchSpec& batch, int k);
 // The tasks the batch has before any repair: a file task per file (a PLAN
-// task for a job without files) and a BUILD task per job with a build.
+// task for a job without files), a SELECT task per job with a select, and a
+// BUILD task per job with a build.
 int64_t CountTasks(const kiln::v1::BatchSpec& batch);
 
 }  // namespace kiln

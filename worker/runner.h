@@ -1,5 +1,6 @@
-// The worker's task runner (DESIGN.md, "Worker"): runs PLAN, GENERATE,
-// REPAIR and BUILD attempts.
+// The worker's task runner (DESIGN.md, "Worker"): runs PLAN, SELECT,
+// GENERATE, REPAIR and BUILD attempts. A GENERATE or REPAIR creates its
+// file or edits the one at the job's ref (worker/file_task.h).
 //
 // An attempt moves through stages, each on the resource it needs and no
 // other:
@@ -98,6 +99,15 @@ class Runner : public TaskRunner {
   };
 
   void Prepare(const AttemptPtr& at);
+  // SELECT: the job's matching files, as a plan (no LLM call).
+  void Select(const AttemptPtr& at);
+  // Decides whether the attempt creates or edits its file, and how
+  // (at->file, at->inputs); the file at the ref comes from the worktree.
+  absl::Status PlanFile(const AttemptPtr& at, const kiln::v1::FileSpec& file,
+                        const std::string* repaired);
+  // Ends an attempt whose edit blocks did not all apply: CHECK_FAILED with
+  // the partly edited file and `failures` as its diagnostics.
+  void EditFailed(const AttemptPtr& at, const std::string& failures);
   void StartLlm(const AttemptPtr& at);
   void AfterLlm(const AttemptPtr& at, absl::StatusOr<LlmResult> result);
   void RunCommands(const AttemptPtr& at, std::vector<Command> commands);

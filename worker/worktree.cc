@@ -217,4 +217,44 @@ void RepoCache::Evict() {
   }
 }
 
+std::shared_ptr<RepoCache::Entry> RepoCache::Find(const std::string& job_id) {
+  MutexLock l(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || !it->second->ready) return nullptr;
+  return it->second;
+}
+
+absl::Status RepoCache::WriteFile(const std::string& job_id, absl::string_view path,
+                                  absl::string_view content) {
+  std::shared_ptr<Entry> e = Find(job_id);
+  if (!e) return absl::FailedPreconditionError(absl::StrCat("no worktree for job ", job_id));
+  MutexLock l(&e->files_mu);
+  const std::string key(path);
+  if (e->originals.find(key) == e->originals.end()) {
+    absl::StatusOr<std::string> before = ReadRepoFile(e->path, path);
+    if (before.ok()) {
+      e->originals[key] = std::move(*before);
+    } else if (before.status().code() == absl::StatusCode::kNotFound) {
+      e->originals[key] = absl::nullopt;
+    }
+    // Any other error (a link leaving the worktree) is WriteRepoFile's too.
+  }
+  return WriteRepoFile(e->path, path, content);
+}
+
+absl::StatusOr<absl::optional<std::string>> RepoCache::ReadBase(
+    const std::string& job_id, absl::string_view path) {
+  std::shared_ptr<Entry> e = Find(job_id);
+  if (!e) return absl::FailedPreconditionError(absl::StrCat("no worktree for job ", job_id));
+  MutexLock l(&e->files_mu);
+  auto it = e->originals.find(std::string(path));
+  if (it != e->originals.end()) return it->second;
+  absl::StatusOr<std::string> now = ReadRepoFile(e->path, path);
+  if (now.ok()) return absl::optional<std::string>(std::move(*now));
+  if (now.status().code() == absl::StatusCode::kNotFound) {
+    return absl::optional<std::string>();
+  }
+  return now.status();
+}
+
 }  // namespace kiln

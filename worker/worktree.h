@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
 #include "common/mutex.h"
 #include "common/repo_file.h"
 #include "kiln/v1/spec.pb.h"
@@ -43,6 +44,16 @@ class RepoCache {
                                       const kiln::v1::RepoSpec& repo);
   void Release(const std::string& job_id);
 
+  // Writes a file into an acquired job's worktree (WriteRepoFile), first
+  // remembering what the path held at the job's ref.
+  absl::Status WriteFile(const std::string& job_id, absl::string_view path,
+                         absl::string_view content);
+  // The file at the job's ref, whatever Kiln wrote over it since: nullopt
+  // when the ref has no such file. Errors as ReadRepoFile's (a link that
+  // leaves the worktree is refused).
+  absl::StatusOr<absl::optional<std::string>> ReadBase(const std::string& job_id,
+                                                       absl::string_view path);
+
   // git commands run so far (clone, fetch, checkout...), for tests of the
   // mirror cache.
   int64_t git_commands() const;
@@ -55,7 +66,12 @@ class RepoCache {
     std::string path;
     int users = 0;
     int64_t last_used = 0;
+    // What each path Kiln wrote held before (nullopt: nothing).
+    Mutex files_mu;
+    std::map<std::string, absl::optional<std::string>> originals
+        ABSL_GUARDED_BY(files_mu);
   };
+  std::shared_ptr<Entry> Find(const std::string& job_id);
 
   absl::Status Create(const kiln::v1::RepoSpec& repo, const std::string& path);
   absl::StatusOr<std::string> Mirror(const std::string& source);

@@ -1,5 +1,7 @@
 #include "llm/sim/codegen.h"
 
+#include "llm/sim/edit_sim.h"
+
 #include <algorithm>
 #include <set>
 
@@ -542,6 +544,7 @@ bool SimInjectsDefect(absl::string_view path, const CodegenOptions& options) {
 
 std::string SimReply(const PromptFacts& facts, const CodegenOptions& options) {
   if (facts.plan) return WritePlan(facts, options);
+  if (facts.edit) return SimEditReply(facts, options);
   FileJob job{facts.path, Stem(facts.path),
               facts.expected_tokens > 0
                   ? static_cast<size_t>(facts.expected_tokens) * 4

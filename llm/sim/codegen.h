@@ -2,7 +2,8 @@
 // prompt asks for (C++, C, JavaScript, TypeScript, Python, HTML, CSS, JSON;
 // prose for anything else), whose imports and calls line up with what the
 // declared deps export, and whose size follows the expected token count.
-// PLAN prompts get a YAML plan. A configured share of first attempts carries
+// PLAN prompts get a YAML plan; edit prompts an edit of the file they quote
+// (llm/sim/edit_sim.h). A configured share of first attempts carries
 // a defect the language's checker rejects (g++ -fsyntax-only, node --check,
 // python3 -m py_compile); a prompt with a failed check's diagnostics gets
 // the file without it. Deterministic for a seed.

@@ -1,0 +1,82 @@
+// The runner's file decisions: SELECT's expansion, whether a file task
+// creates or edits its file, and an edit whose blocks did not all apply.
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "common/trace_attributes.h"
+#include "edit/edit_format.h"
+#include "edit/select.h"
+#include "worker/file_task.h"
+#include "worker/runner.h"
+#include "worker/runner_internal.h"
+
+namespace kiln {
+
+using kiln::v1::TaskResult;
+using runner_internal::SetError;
+
+void Runner::Select(const AttemptPtr& at) {
+  const kiln::v1::JobSpec& job = at->a.job();
+  at->port->LlmDone(at->a.lease());
+  std::set<std::string> listed;
+  for (const auto& f : job.files()) listed.insert(f.path());
+  absl::StatusOr<std::vector<SelectedFile>> files =
+      SelectFiles(at->worktree, job.select(), listed);
+  if (!files.ok()) {
+    // Too many matches or a bad selection stays so; a failed read may pass.
+    const bool retry = files.status().code() == absl::StatusCode::kUnavailable;
+    return Fail(at, retry ? TaskResult::OUTCOME_RETRYABLE : TaskResult::OUTCOME_FAILED,
+                absl::Status(files.status().code(),
+                             absl::StrCat(RepoText(job.repo()), ": ", files.status().message())));
+  }
+  TaskResult r;
+  r.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
+  *r.mutable_plan() = SelectionPlan(job, *files);
+  Finish(at, std::move(r));
+}
+
+absl::Status Runner::PlanFile(const AttemptPtr& at, const kiln::v1::FileSpec& file,
+                              const std::string* repaired) {
+  const kiln::v1::JobSpec& job = at->a.job();
+  absl::StatusOr<absl::optional<std::string>> base =
+      repos_.ReadBase(at->a.task().job_id(), file.path());
+  if (!base.ok()) {
+    return absl::Status(base.status().code(),
+                        absl::StrCat(RepoText(job.repo()), ": ", base.status().message()));
+  }
+  if (!file.base_digest().empty() && (!*base || Sha256Hex(**base) != file.base_digest())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        RepoText(job.repo()), ": ", file.path(),
+        ": the file changed since `select` chose it (the ref moved); run the batch again"));
+  }
+  absl::StatusOr<FileTask> task = PlanFileTask(RepoText(job.repo()), job, file, *base, repaired);
+  if (!task.ok()) return task.status();
+  at->file = std::move(*task);
+  PromptInputs& in = at->inputs;
+  in.edit = at->file.edit;
+  if (in.edit) {
+    in.current = at->file.current;
+    in.search_replace = at->file.format == kiln::v1::EDIT_FORMAT_SEARCH_REPLACE;
+    at->span.SetString("kiln.edit.format", EditFormatName(at->file.format));
+  }
+  return absl::OkStatus();
+}
+
+void Runner::EditFailed(const AttemptPtr& at, const std::string& failures) {
+  absl::StatusOr<kiln::v1::Digest> d = Upload(at, failures);
+  if (!d.ok()) {
+    return Fail(at, TaskResult::OUTCOME_RETRYABLE,
+                absl::UnavailableError(absl::StrCat("upload of the edit's diagnostics: ",
+                                                    d.status().message())));
+  }
+  TaskResult r;
+  r.set_outcome(TaskResult::OUTCOME_CHECK_FAILED);
+  *r.mutable_diagnostics() = *d;
+  *r.add_artifacts() = at->artifact;
+  SetError(r.mutable_record()->mutable_error(),
+           absl::FailedPreconditionError(failures.substr(0, 400)), false);
+  Finish(at, std::move(r));
+}
+
+}  // namespace kiln
