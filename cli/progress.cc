@@ -24,8 +24,30 @@ std::string Spend(const kiln::v1::Usage& u, double cost_usd) {
                       Percent(u.cache_read_tokens(), PromptTokens(u)), ", ", Usd(cost_usd));
 }
 
+// ", 3 edited (+12 -12), 1 unchanged" when the job edits files.
+std::string Edits(int changed, int unchanged, int64_t added, int64_t removed) {
+  if (changed + unchanged == 0) return "";
+  std::string out = absl::StrCat(", ", changed, " edited (+", added, " -", removed, ")");
+  if (unchanged > 0) absl::StrAppend(&out, ", ", unchanged, " unchanged");
+  return out;
+}
+
 std::string JobTotals(const JobProgress& j) {
-  return absl::StrCat(j.files_done, "/", j.files_total, " files, ", Spend(j.usage, j.cost_usd));
+  return absl::StrCat(j.files_done, "/", j.files_total, " files",
+                      Edits(j.files_changed, j.files_unchanged, j.lines_added, j.lines_removed),
+                      ", ", Spend(j.usage, j.cost_usd));
+}
+
+// " written", " edited (+3 -3, 2 blocks)", " unchanged", " repaired (+1 -1)".
+std::string FileOutcome(const kiln::v1::TaskStateChanged& t) {
+  const bool repair = t.kind() == kiln::v1::TASK_KIND_REPAIR;
+  if (!t.has_edit() || t.edit().mode() != "edit") return repair ? " repaired" : " written";
+  const kiln::v1::FileEdit& e = t.edit();
+  if (e.result() == "unchanged") return " unchanged";
+  std::string out = absl::StrCat(repair ? " repaired" : " edited", " (+", e.lines_added(), " -",
+                                 e.lines_removed());
+  if (e.blocks() > 0) absl::StrAppend(&out, ", ", e.blocks(), e.blocks() == 1 ? " block" : " blocks");
+  return out + ")";
 }
 
 // What a log reader wants to know about `e`; "" when nothing.
@@ -47,6 +69,7 @@ std::string Describe(const kiln::v1::Event& e, const BatchProgress& p) {
       std::string line = absl::StrCat(name, " ", Name(j.state()));
       if (jp != nullptr) absl::StrAppend(&line, ": ", JobTotals(*jp));
       if (!j.error().message().empty()) absl::StrAppend(&line, "; ", j.error().message());
+      if (!j.note().empty()) absl::StrAppend(&line, "; ", j.note());
       return line;
     }
     if (j.state() == kiln::v1::JOB_STATE_GENERATING) {
@@ -63,8 +86,8 @@ std::string Describe(const kiln::v1::Event& e, const BatchProgress& p) {
       case kiln::v1::TASK_STATE_SUCCEEDED:
         if (t.kind() == kiln::v1::TASK_KIND_PLAN) return absl::StrCat(name, ": plan ready");
         if (t.kind() == kiln::v1::TASK_KIND_BUILD) return absl::StrCat(name, ": build passed");
-        return absl::StrCat(name, ": ", what,
-                            t.kind() == kiln::v1::TASK_KIND_REPAIR ? " repaired" : " written",
+        if (t.kind() == kiln::v1::TASK_KIND_SELECT) return absl::StrCat(name, ": files selected");
+        return absl::StrCat(name, ": ", what, FileOutcome(t),
                             jp != nullptr ? absl::StrCat(" (", jp->files_done, "/",
                                                          jp->files_total, ")")
                                           : "");
@@ -298,7 +321,18 @@ void BatchProgress::Apply(const kiln::v1::Event& e) {
     jp->cost_usd += t.cost_usd();
     cost_usd_ += t.cost_usd();
     if (WritesFile(t.kind())) {
-      if (t.state() == kiln::v1::TASK_STATE_SUCCEEDED) jp->files_done++;
+      if (t.state() == kiln::v1::TASK_STATE_SUCCEEDED) {
+        jp->files_done++;
+        if (t.edit().mode() == "edit") {
+          if (t.edit().result() == "unchanged") {
+            jp->files_unchanged++;
+          } else {
+            jp->files_changed++;
+          }
+          jp->lines_added += t.edit().lines_added();
+          jp->lines_removed += t.edit().lines_removed();
+        }
+      }
       if (t.state() == kiln::v1::TASK_STATE_FAILED) {
         if (t.repaired_by().empty()) {
           jp->files_failed++;
@@ -337,7 +371,16 @@ int BatchProgress::jobs_done() const {
 }
 
 std::string TotalsLine(const BatchProgress& p) {
-  return absl::StrCat(p.files_done(), "/", p.files_total(), " files, ", p.jobs_done(), "/",
+  int changed = 0, unchanged = 0;
+  int64_t added = 0, removed = 0;
+  for (const JobProgress& j : p.jobs()) {
+    changed += j.files_changed;
+    unchanged += j.files_unchanged;
+    added += j.lines_added;
+    removed += j.lines_removed;
+  }
+  return absl::StrCat(p.files_done(), "/", p.files_total(), " files",
+                      Edits(changed, unchanged, added, removed), ", ", p.jobs_done(), "/",
                       p.jobs().size(), " jobs, ", Spend(p.usage(), p.cost_usd()));
 }
 

@@ -24,6 +24,12 @@ struct JobProgress {
   int files_done = 0;
   int files_failed = 0;
   int repairs = 0;
+  // Of files_done, the edits of existing files: changed or left identical,
+  // and the lines they added and removed.
+  int files_changed = 0;
+  int files_unchanged = 0;
+  int64_t lines_added = 0;
+  int64_t lines_removed = 0;
   kiln::v1::Usage usage;
   double cost_usd = 0;
   std::string error;

@@ -20,6 +20,7 @@ kiln::v1::JobState JobStateOf(JobPhase phase) {
 kiln::v1::JobState JobStateWhileRunning(kiln::v1::TaskKind kind) {
   switch (kind) {
     case kiln::v1::TASK_KIND_PLAN:
+    case kiln::v1::TASK_KIND_SELECT:  // choosing its files, as a plan does
       return kiln::v1::JOB_STATE_PLANNING;
     case kiln::v1::TASK_KIND_BUILD:
       return kiln::v1::JOB_STATE_BUILDING;

@@ -327,6 +327,7 @@ void Coordinator::DrainSchedulerEvents() {
         if (last.attempt() == e.attempt) {
           *t->mutable_usage() = last.usage();
           t->set_cost_usd(last.cost_usd());
+          if (last.has_edit()) *t->mutable_edit() = last.edit();
           if (t->worker_id().empty()) t->set_worker_id(last.worker_id());
         }
       }

@@ -75,11 +75,13 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
       r.set_estimated_cost_usd(r.estimated_cost_usd() + rec.estimated_cost_usd());
       r.set_uncached_cost_usd(r.uncached_cost_usd() + rec.uncached_cost_usd());
       const std::string model = rec.model().empty() ? t.model() : rec.model();
-      kiln::v1::ModelUsage& mu = models[model];
-      mu.set_model(model);
-      AddUsage(rec.usage(), mu.mutable_usage());
-      mu.set_cost_usd(mu.cost_usd() + rec.cost_usd());
-      mu.set_uncached_cost_usd(mu.uncached_cost_usd() + rec.uncached_cost_usd());
+      if (!model.empty()) {  // BUILD and SELECT call no model
+        kiln::v1::ModelUsage& mu = models[model];
+        mu.set_model(model);
+        AddUsage(rec.usage(), mu.mutable_usage());
+        mu.set_cost_usd(mu.cost_usd() + rec.cost_usd());
+        mu.set_uncached_cost_usd(mu.uncached_cost_usd() + rec.uncached_cost_usd());
+      }
       const kiln::v1::Timings& tm = rec.timings();
       phases["queue"] += DurationFromProto(tm.queue());
       phases["llm"] += DurationFromProto(tm.llm());

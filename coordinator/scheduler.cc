@@ -434,7 +434,8 @@ absl::Status Scheduler::OnResult(const std::string& task_id, int64_t attempt,
   switch (report.outcome) {
     case AttemptOutcome::kSucceeded:
       task.capacity_failures = 0;
-      if (task.node.kind == kiln::v1::TASK_KIND_PLAN) {
+      if (task.node.kind == kiln::v1::TASK_KIND_PLAN ||
+          task.node.kind == kiln::v1::TASK_KIND_SELECT) {
         ExpandPlan(t, report.plan_files);
         break;
       }

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Generates the migration example: N git repositories of a small Python
+service that calls a legacy `http_client` module from several files of very
+different sizes, and a matrix batch that edits, in every repo, exactly the
+files using it (found by `select`), checked with py_compile.
+
+    examples/migration/generate.py --repos 4 --out /tmp/migration
+    kiln run /tmp/migration/batch.yaml
+
+Each repo has one commit. Files using the legacy client: service/users.py (a
+few lines), service/orders.py (about 60), service/catalog.py and
+service/billing/invoices.py (a few hundred); files that do not:
+service/models.py, service/util.py; and service/tests/test_users.py, which
+uses it but is excluded. Small files are edited whole, large ones by
+SEARCH/REPLACE blocks. With --migrated K the last K repos no longer use the
+client: their jobs end "no matching files". Deterministic for a seed.
+"""
+import argparse
+import os
+import random
+import subprocess
+import sys
+
+SYSTEM = ("You are a senior Python engineer applying one migration across many "
+          "services. Change only what the migration needs; keep every other "
+          "line, comment and name as it is.")
+
+INSTRUCTIONS = ("Migrate from the legacy `http_client` module to `transport.Session`: "
+                "replace `import http_client` with `from transport import Session`, "
+                "`http_client.get(` with `Session().get(` and `http_client.post(` with "
+                "`Session().post(`. Keep every other line as it is.")
+
+NOUNS = ["user", "order", "item", "invoice", "payment", "shipment", "review",
+         "coupon", "address", "refund", "account", "report"]
+
+
+def filler(rng, prefix, count):
+    """Plain functions that do not touch the network."""
+    out = []
+    for i in range(count):
+        a, b, c, m = rng.randint(2, 9), rng.randint(1, 97), rng.randint(2, 6), rng.randint(100, 999)
+        out.append(
+            f"def {prefix}_{i}(value):\n"
+            f'    """Scales a {prefix} value into its bucket."""\n'
+            f"    total = value * {a} + {b}\n"
+            f"    for step in range({c}):\n"
+            f"        total = (total + step) % {m}\n"
+            f"    return total\n")
+    return out
+
+
+def calls(rng, nouns, legacy):
+    """Functions that call another service, through the legacy client or not."""
+    out = []
+    for noun in nouns:
+        timeout = rng.randint(2, 9)
+        if legacy:
+            get = f'http_client.get("/{noun}s/%d" % {noun}_id, timeout={timeout})'
+            post = f'http_client.post("/{noun}s", json=payload, timeout={timeout})'
+        else:
+            get = f'Session().get("/{noun}s/%d" % {noun}_id, timeout={timeout})'
+            post = f'Session().post("/{noun}s", json=payload, timeout={timeout})'
+        out.append(
+            f"def fetch_{noun}({noun}_id):\n"
+            f'    """Fetches one {noun} from its upstream."""\n'
+            f"    resp = {get}\n"
+            f"    return resp.json()\n")
+        out.append(
+            f"def create_{noun}(payload):\n"
+            f'    """Creates a {noun} upstream and returns it."""\n'
+            f"    resp = {post}\n"
+            f"    return resp.json()\n")
+    return out
+
+
+def module(doc, legacy, parts, rng):
+    """A module: its docstring, the import, and the parts in a shuffled order."""
+    rng.shuffle(parts)
+    head = f'"""{doc}"""\n\n'
+    head += "import http_client\n" if legacy else "from transport import Session\n"
+    return head + "\n\n" + "\n\n".join(parts)
+
+
+def make_repo(path, name, legacy, rng):
+    files = {
+        "README.md": f"# {name}\n\nA small service; `service/` is its package.\n",
+        "transport.py": (
+            '"""The shared transport library (the migration\'s target)."""\n\n\n'
+            "class Session:\n"
+            '    """One per upstream; reuses connections."""\n\n'
+            "    def get(self, path, **kwargs):\n"
+            "        raise NotImplementedError(path)\n\n"
+            "    def post(self, path, **kwargs):\n"
+            "        raise NotImplementedError(path)\n"),
+        "service/__init__.py": f'"""The {name} service."""\n',
+        "service/http_client.py": (
+            '"""The legacy HTTP client the migration retires."""\n\n\n'
+            "def get(url, timeout=10):\n"
+            "    raise NotImplementedError(url)\n\n\n"
+            "def post(url, json=None, timeout=10):\n"
+            "    raise NotImplementedError(url)\n"),
+        # Uses the client: small, medium, two large.
+        "service/users.py": module("Users, from the accounts service.", legacy,
+                                   calls(rng, ["user"], legacy)[:1], rng),
+        "service/orders.py": module("Orders and their items.", legacy,
+                                    calls(rng, ["order", "item"], legacy) +
+                                    filler(rng, "order_weight", 5), rng),
+        "service/catalog.py": module("The catalog: items, reviews and coupons.", legacy,
+                                     calls(rng, ["review", "coupon"], legacy) +
+                                     filler(rng, "catalog_rank", 34 + rng.randint(0, 6)), rng),
+        "service/billing/__init__.py": '"""Billing."""\n',
+        "service/billing/invoices.py": module(
+            "Invoices, payments and refunds.", legacy,
+            calls(rng, ["invoice", "payment", "refund"], legacy) +
+            filler(rng, "invoice_total", 22 + rng.randint(0, 6)), rng),
+        # Does not use it.
+        "service/models.py": '"""Plain data of the service."""\n\n\n' + "\n\n".join(
+            filler(rng, "model_key", 12)),
+        "service/util.py": '"""Small helpers."""\n\n\ndef clamp(x, lo, hi):\n    return max(lo, min(hi, x))\n',
+        # Uses it, but tests are not part of the change.
+        "service/tests/__init__.py": "",
+        "service/tests/test_users.py": (
+            '"""Tests of service.users."""\n\nimport http_client\n\n\n'
+            "def test_fetch_user_calls_the_client():\n"
+            "    assert http_client.get is not None\n"),
+    }
+    for rel, text in files.items():
+        full = os.path.join(path, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(text)
+    if not os.path.isdir(os.path.join(path, ".git")):
+        subprocess.run(["git", "init", "-q", "-b", "main", path], check=True)
+    subprocess.run(["git", "-C", path, "add", "-A"], check=True)
+    subprocess.run(["git", "-C", path, "-c", "user.email=kiln@example.com", "-c",
+                    "user.name=kiln", "commit", "-q", "--allow-empty", "-m",
+                    "service skeleton"], check=True, stdout=subprocess.DEVNULL)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repos", type=int, default=4, help="repositories (default 4)")
+    ap.add_argument("--migrated", type=int, default=0,
+                    help="of them, the last ones already migrated (default 0)")
+    ap.add_argument("--out", required=True, help="directory for the repos and batch.yaml")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--model", default="gpt-4o-mini")
+    a = ap.parse_args()
+    if a.repos < 1 or not 0 <= a.migrated <= a.repos:
+        sys.exit("generate.py: --repos must be at least 1 and --migrated at most --repos")
+    rng = random.Random(a.seed)
+    names = [f"svc-{i:03d}" for i in range(a.repos)]
+    for i, n in enumerate(names):
+        make_repo(os.path.join(a.out, "repos", n), n, i < a.repos - a.migrated, rng)
+    lines = [f"# generated by examples/migration/generate.py --repos {a.repos} "
+             f"--migrated {a.migrated} --seed {a.seed}",
+             "name: http-client-migration",
+             "matrix:",
+             "  repos:"]
+    lines += [f"    - {{path: ./repos/{n}, name: {n}}}" for n in names]
+    lines += ["  job:",
+              "    name: migrate",
+              f"    model: {a.model}",
+              "    context:",
+              f"      system: \"{SYSTEM}\"",
+              f"    instructions: \"{INSTRUCTIONS}\"",
+              "    select:",
+              "      glob: \"service/**/*.py\"",
+              "      contains: \"\\\\bhttp_client\\\\b\"",
+              "      exclude: [\"**/test_*.py\"]",
+              "      max_files: 50",
+              "    checks:",
+              "      - {match: \"*.py\", command: \"python3 -m py_compile {file}\"}"]
+    with open(os.path.join(a.out, "batch.yaml"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {a.repos} repos and {os.path.join(a.out, 'batch.yaml')}")
+
+
+if __name__ == "__main__":
+    main()
