@@ -25,6 +25,8 @@ const char* KindColor(kiln::v1::TaskKind k) {
       return "#e0913a";
     case kiln::v1::TASK_KIND_BUILD:
       return "#3aa76d";
+    case kiln::v1::TASK_KIND_SELECT:
+      return "#6b8e8e";
     default:
       return "#888888";
   }

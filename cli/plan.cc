@@ -1,6 +1,7 @@
 #include "cli/plan.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -9,6 +10,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "cli/format.h"
+#include "common/states.h"
+#include "edit/edit_format.h"
+#include "edit/select.h"
 #include "spec/spec_validator.h"
 
 namespace kiln {
@@ -44,22 +48,63 @@ std::vector<int> LongestChain(const JobDag& dag, const CostModel& cost) {
 
 }  // namespace
 
+// With a local repo, edits are estimated from the files as they are: a
+// selection is expanded (as a worker would, but over the working tree), and
+// each file that exists is quoted in its prompt and sized by its format.
+// True when the repo was looked at.
+bool EstimateEditsLocally(kiln::v1::JobSpec* job, std::string* note) {
+  if (job->repo().source_case() != kiln::v1::RepoSpec::kPath) return false;
+  const std::filesystem::path root(job->repo().path());
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root, ec)) return false;
+  if (job->has_select()) {
+    std::set<std::string> listed;
+    for (const auto& f : job->files()) listed.insert(f.path());
+    absl::StatusOr<std::vector<SelectedFile>> found =
+        SelectFiles(root.string(), job->select(), listed);
+    if (!found.ok()) {
+      *note = std::string(found.status().message());
+      return true;
+    }
+    for (auto& f : SelectedFileSpecs(*job, *found)) *job->add_files() = std::move(f);
+    *note = found->empty() ? "no matching files"
+                           : absl::StrCat(found->size(), " files selected in ", job->repo().path());
+  }
+  for (auto& f : *job->mutable_files()) {
+    if (f.mode() == kiln::v1::FILE_MODE_CREATE || f.base_bytes() > 0) continue;
+    const auto size = std::filesystem::file_size(root / f.path(), ec);
+    if (ec) continue;
+    f.set_base_bytes(static_cast<int64_t>(size));
+    if (f.expected_tokens() == 0) {
+      const auto format = ResolveEditFormat(f.edit_format(), job->edit_format(),
+                                            static_cast<int64_t>(size));
+      f.set_expected_tokens(static_cast<int32_t>(
+          std::min<int64_t>(ExpectedEditTokens(static_cast<int64_t>(size), format), 32000)));
+    }
+  }
+  return true;
+}
+
 PlanSummary SummarizePlan(const kiln::v1::BatchSpec& batch, const CostModel& cost) {
   PlanSummary plan;
   std::set<std::string> warm;  // prefix keys already written
-  for (const kiln::v1::JobSpec& job : ExpandJobs(batch)) {
+  for (kiln::v1::JobSpec job : ExpandJobs(batch)) {
     PlannedJob pj;
     pj.name = job.name();
+    const bool selects = job.has_select();
+    pj.selected_at_run_time = !EstimateEditsLocally(&job, &pj.note) && selects;
     pj.dag = BuildJobDag(job, cost);
     pj.planned_at_run_time = pj.dag.plan_task >= 0;
     pj.lower_bound = CriticalPathLowerBound(pj.dag, cost);
     pj.critical_path = LongestChain(pj.dag, cost);
     plan.lower_bound = std::max(plan.lower_bound, pj.lower_bound);
-    if (!pj.dag.tasks.empty()) {
-      pj.prefix_tokens = pj.dag.tasks[0].stable_prompt_tokens;
-      if (const ModelProfile* p = cost.models().Find(pj.dag.tasks[0].model)) {
+    for (const TaskNode& t : pj.dag.tasks) {
+      if (!UsesLlm(t.kind)) continue;
+      pj.prefix_tokens = t.stable_prompt_tokens;
+      if (const ModelProfile* p = cost.models().Find(t.model)) {
         pj.cache_min_tokens = p->cache_min_tokens;
       }
+      break;
     }
     for (const TaskNode& t : pj.dag.tasks) {
       ++plan.tasks;
@@ -95,7 +140,9 @@ std::string FormatPlan(const PlanSummary& plan, int max_task_rows) {
     for (int i : j.critical_path) chain.push_back(TaskLabel(j.dag.tasks[i]));
     absl::StrAppend(&out, "job ", j.name, ": ", j.dag.tasks.size(), " tasks, lower bound ",
                     Seconds(j.lower_bound),
-                    j.planned_at_run_time ? " (files are decided by its PLAN task)" : "", "\n");
+                    j.planned_at_run_time ? " (files are decided by its PLAN task)" : "",
+                    j.selected_at_run_time ? " (files are selected on the worker)" : "",
+                    j.note.empty() ? "" : absl::StrCat(" (", j.note, ")"), "\n");
     absl::StrAppend(&out, "  shared prompt prefix ~", Grouped(j.prefix_tokens), " tokens",
                     j.prefix_tokens >= j.cache_min_tokens
                         ? ", cached once"

@@ -2,7 +2,8 @@
 // with model, output estimate and duration estimate per task, the critical
 // path (the makespan no schedule can beat under the models' latency
 // profiles) and the expected tokens and cost with one cache write per
-// shared prefix, against the same requests uncached.
+// shared prefix, against the same requests uncached. Edits of a local repo
+// are sized from its files (a `select` is expanded over its working tree).
 #ifndef KILN_CLI_PLAN_H_
 #define KILN_CLI_PLAN_H_
 
@@ -25,6 +26,10 @@ struct PlannedJob {
   absl::Duration lower_bound;
   // The job's files are decided by its PLAN task (unknown until it runs).
   bool planned_at_run_time = false;
+  // The job's `select` runs on the worker (its repo is not local), or what
+  // the local selection found.
+  bool selected_at_run_time = false;
+  std::string note;
   // Estimated tokens of the shared prompt prefix, and the smallest prefix
   // the job's model caches.
   int64_t prefix_tokens = 0;

@@ -137,6 +137,20 @@ std::string FormatReport(const kiln::v1::Report& r, const kiln::v1::Batch& b,
   std::string out = absl::StrCat("batch ", r.batch_id(), " ", Name(r.state()), ": ", files_done,
                                  "/", files, " files in ", b.jobs_size(),
                                  b.jobs_size() == 1 ? " job" : " jobs", "\n");
+  if (r.files_changed() + r.files_unchanged() > 0) {
+    // A batch that edits files: what it did to them.
+    absl::StrAppend(&out, "files     ", r.files_changed(), " changed, ", r.files_unchanged(),
+                    " unchanged, ", r.files_created(), " created, ", r.files_failed(),
+                    " failed; +", r.lines_added(), " -", r.lines_removed(), " lines\n");
+  }
+  std::vector<std::string> unchanged_jobs;
+  for (const kiln::v1::Job& j : b.jobs()) {
+    if (!j.note().empty()) unchanged_jobs.push_back(
+        absl::StrCat(j.spec().name().empty() ? j.id() : j.spec().name(), ": ", j.note()));
+  }
+  if (!unchanged_jobs.empty()) {
+    absl::StrAppend(&out, "unchanged ", absl::StrJoin(unchanged_jobs, "; "), "\n");
+  }
   const absl::Duration wall = DurationFromProto(r.wall_time());
   const absl::Duration bound = DurationFromProto(r.lower_bound()) / time_scale;
   absl::StrAppend(&out, "time      ", Seconds(wall), " wall; critical path ",
@@ -254,17 +268,25 @@ std::string TaskTime(const kiln::v1::TaskReport& t) {
   return t.result_cache_hit() ? "cached" : "-";
 }
 
+// "created", "unchanged", "whole +2 -2", "search_replace +5 -5".
+static std::string EditCell(const kiln::v1::TaskReport& t) {
+  if (!t.has_edit()) return "-";
+  const kiln::v1::FileEdit& e = t.edit();
+  if (e.result() != "changed") return e.result();
+  return absl::StrCat(e.format(), " +", e.lines_added(), " -", e.lines_removed());
+}
+
 std::string FormatReportTasks(const kiln::v1::Report& r) {
   std::vector<std::vector<std::string>> rows = {{"JOB", "KIND", "PATH", "STATE", "MODEL",
                                                  "ATT", "WORKER", "FULL", "CACHE-R", "CACHE-W",
-                                                 "OUT", "COST", "TIME"}};
+                                                 "OUT", "COST", "TIME", "EDIT"}};
   for (const auto& t : r.tasks()) {
     rows.push_back(
         {t.job_name(), Name(t.kind()), t.path().empty() ? "-" : t.path(), Name(t.state()),
          t.model().empty() ? "-" : t.model(), absl::StrCat(t.attempts()),
          t.worker_id().empty() ? "-" : t.worker_id(), Grouped(t.usage().input_tokens()),
          Grouped(t.usage().cache_read_tokens()), Grouped(t.usage().cache_write_tokens()),
-         Grouped(t.usage().output_tokens()), Usd(t.cost_usd()), TaskTime(t)});
+         Grouped(t.usage().output_tokens()), Usd(t.cost_usd()), TaskTime(t), EditCell(t)});
   }
   return Table(rows);
 }

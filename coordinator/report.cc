@@ -6,6 +6,7 @@
 
 #include "common/entity_ids.h"
 #include "common/proto_time.h"
+#include "common/states.h"
 #include "common/usage.h"
 
 namespace kiln {
@@ -33,6 +34,13 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
   absl::Time last = absl::InfinitePast();
   std::unordered_map<std::string, size_t> index;
   std::vector<kiln::v1::TaskReport> rows;
+  // Each file of each job: the edit of its task that succeeded, if one did.
+  struct FileOutcome {
+    const kiln::v1::FileEdit* edit = nullptr;
+    bool succeeded = false;
+    bool ended = false;
+  };
+  std::map<std::pair<std::string, std::string>, FileOutcome> files;
   for (size_t i = 0; i < tasks.size(); ++i) {
     const kiln::v1::Task& t = tasks[i];
     index[t.id()] = i;
@@ -58,6 +66,7 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
         row.set_model(rec.model().empty() ? t.model() : rec.model());
         row.set_result_cache_hit(rec.cache_hit());
         row.set_worker_id(rec.worker_id());
+        if (rec.has_edit()) *row.mutable_edit() = rec.edit();
       }
       AddUsage(rec.usage(), row.mutable_usage());
       row.set_cost_usd(row.cost_usd() + rec.cost_usd());
@@ -90,9 +99,37 @@ kiln::v1::Report BuildReport(const std::string& batch_id,
       phases["total"] += DurationFromProto(tm.total());
     }
     if (row.result_cache_hit()) r.set_result_cache_hits(r.result_cache_hits() + 1);
+    if (WritesFile(t.kind())) {
+      FileOutcome& f = files[{t.job_id(), t.path()}];
+      if (t.state() == kiln::v1::TASK_STATE_SUCCEEDED) {
+        f.succeeded = true;
+        f.edit = t.attempts_size() > 0 && t.attempts(t.attempts_size() - 1).has_edit()
+                     ? &t.attempts(t.attempts_size() - 1).edit()
+                     : nullptr;
+      }
+      f.ended = f.ended || IsTerminal(t.state());
+    }
     rows.push_back(std::move(row));
   }
   if (first < last) DurationToProto(last - first, r.mutable_wall_time());
+  for (const auto& [key, f] : files) {
+    if (!f.succeeded) {
+      if (f.ended) r.set_files_failed(r.files_failed() + 1);
+      continue;
+    }
+    const std::string result = f.edit != nullptr ? f.edit->result() : "created";
+    if (result == "unchanged") {
+      r.set_files_unchanged(r.files_unchanged() + 1);
+    } else if (result == "changed") {
+      r.set_files_changed(r.files_changed() + 1);
+    } else {
+      r.set_files_created(r.files_created() + 1);
+    }
+    if (f.edit != nullptr) {
+      r.set_lines_added(r.lines_added() + f.edit->lines_added());
+      r.set_lines_removed(r.lines_removed() + f.edit->lines_removed());
+    }
+  }
 
   // The run's critical path: the longest chain of (first lease .. end)
   // spans through the dependency edges. Dependencies end before their

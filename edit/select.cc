@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "common/repo_path.h"
+#include "edit/edit_format.h"
 #include "re2/re2.h"
 
 namespace kiln {
@@ -124,6 +125,25 @@ absl::StatusOr<std::vector<SelectedFile>> SelectFiles(
     return absl::FailedPreconditionError(absl::StrCat(
         "select matched ", out.size(), " files, more than max_files (", max_files,
         "): narrow the glob or contains, or raise max_files"));
+  }
+  return out;
+}
+
+std::vector<kiln::v1::FileSpec> SelectedFileSpecs(const kiln::v1::JobSpec& job,
+                                                  const std::vector<SelectedFile>& files) {
+  std::vector<kiln::v1::FileSpec> out;
+  for (const SelectedFile& f : files) {
+    kiln::v1::FileSpec spec;
+    spec.set_path(f.path);
+    spec.set_mode(kiln::v1::FILE_MODE_EDIT);
+    spec.set_base_digest(f.digest);
+    spec.set_base_bytes(f.bytes);
+    const kiln::v1::EditFormat format =
+        ResolveEditFormat(kiln::v1::EDIT_FORMAT_UNSPECIFIED, job.edit_format(), f.bytes);
+    // The cap the DAG derives from it is the model's output limit at most.
+    spec.set_expected_tokens(
+        static_cast<int32_t>(std::min<int64_t>(ExpectedEditTokens(f.bytes, format), 32000)));
+    out.push_back(std::move(spec));
   }
   return out;
 }

@@ -43,6 +43,11 @@ absl::StatusOr<std::vector<SelectedFile>> SelectFiles(
     const std::string& root, const kiln::v1::FileSelection& select,
     const std::set<std::string>& skip = {});
 
+// The selected files as file specs of `job`: mode EDIT, the content's
+// digest and size, and an expected output size from the file's format.
+std::vector<kiln::v1::FileSpec> SelectedFileSpecs(const kiln::v1::JobSpec& job,
+                                                  const std::vector<SelectedFile>& files);
+
 }  // namespace kiln
 
 #endif  // KILN_EDIT_SELECT_H_

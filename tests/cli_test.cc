@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -25,6 +26,7 @@
 #include "common/subprocess.h"
 #include "gtest/gtest.h"
 #include "tests/kiln_cli.h"
+#include "tests/migration_check.h"
 
 namespace kiln {
 namespace {
@@ -183,6 +185,57 @@ TEST(EmbeddedRun, BulkMatrixOverGeneratedGitRepos) {
   }
   // One shared prefix across the three repos: read from the cache.
   EXPECT_EQ(r.out.find("cache     0.0%"), std::string::npos) << r.out;
+}
+
+// Reads every file under `dir` into path -> content (paths relative to it).
+std::map<std::string, std::string> ReadTree(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& f : FilesUnder(dir)) out[f.lexically_relative(dir).generic_string()] = Slurp(f);
+  return out;
+}
+
+TEST(EmbeddedRun, MigrationEditsOnlyTheFilesUsingTheClient) {
+  const std::string dir = Workdir("migration");
+  ASSERT_EQ(Sh(absl::StrCat("python3 examples/migration/generate.py --repos 3 --migrated 1 "
+                            "--out ",
+                            dir, "/migration >/dev/null")),
+            0);
+  // Every first attempt carries a defect the repair must fix.
+  Result r = Kiln(dir, absl::StrCat("run ", kFast, " --defect_rate=1 migration/batch.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "svc-002 SUCCEEDED: 0/0 files")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "unchanged svc-002: no matching files")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "files     8 changed, 0 unchanged, 0 created, 0 failed"))
+      << r.out;
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "kiln-out/svc-002"));
+  for (const char* svc : {"svc-000", "svc-001"}) {
+    const auto problems =
+        MigrationProblems(absl::StrCat(dir, "/migration/repos/", svc),
+                          ReadTree(fs::path(dir) / "kiln-out" / svc), dir + "/scratch");
+    EXPECT_TRUE(problems.empty()) << svc << ": " << problems.front();
+  }
+  // Large files were edited by blocks, small ones whole.
+  Result report = Kiln(dir, "report --tasks");
+  ASSERT_EQ(report.code, 0) << report.err;
+  int by_blocks = 0, whole = 0;
+  for (absl::string_view line : absl::StrSplit(report.out, '\n')) {
+    if (!absl::StrContains(line, " SUCCEEDED ")) continue;
+    const bool large = absl::StrContains(line, "catalog.py") || absl::StrContains(line, "invoices.py");
+    if (absl::StrContains(line, "search_replace +")) {
+      EXPECT_TRUE(large) << line;
+      ++by_blocks;
+    } else if (absl::StrContains(line, "whole +")) {
+      EXPECT_FALSE(large) << line;
+      ++whole;
+    }
+  }
+  EXPECT_EQ(by_blocks, 4) << report.out;
+  EXPECT_EQ(whole, 4) << report.out;
+  // `kiln plan` sizes the edits from the local repos.
+  Result plan = Kiln(dir, "plan migration/batch.yaml");
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  EXPECT_TRUE(absl::StrContains(plan.out, "4 files selected in")) << plan.out;
+  EXPECT_TRUE(absl::StrContains(plan.out, "(no matching files)")) << plan.out;
 }
 
 TEST(EmbeddedRun, InterruptedRunResumesFromWhatHadFinished) {

@@ -1,7 +1,5 @@
 #include "worker/file_task.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "edit/edit_format.h"
 #include "edit/search_replace.h"
@@ -92,26 +90,6 @@ AppliedReply ApplyReply(const FileTask& task, absl::string_view reply) {
     e.set_lines_removed(d.removed);
   }
   return out;
-}
-
-kiln::v1::Plan SelectionPlan(const kiln::v1::JobSpec& job,
-                             const std::vector<SelectedFile>& files) {
-  kiln::v1::Plan plan;
-  for (const SelectedFile& f : files) {
-    kiln::v1::FileSpec* spec = plan.add_files();
-    spec->set_path(f.path);
-    spec->set_mode(kiln::v1::FILE_MODE_EDIT);
-    spec->set_base_digest(f.digest);
-    spec->set_base_bytes(f.bytes);
-    const kiln::v1::EditFormat format =
-        ResolveEditFormat(kiln::v1::EDIT_FORMAT_UNSPECIFIED, job.edit_format(), f.bytes);
-    // The cap the DAG derives from it is the model's output limit at most.
-    spec->set_expected_tokens(
-        static_cast<int32_t>(std::min<int64_t>(ExpectedEditTokens(f.bytes, format), 32000)));
-  }
-  plan.set_summary(files.empty() ? "no matching files"
-                                 : absl::StrCat(files.size(), " matching files"));
-  return plan;
 }
 
 }  // namespace kiln

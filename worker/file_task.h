@@ -1,8 +1,7 @@
 // What a GENERATE or REPAIR does to its file (docs/worker.md, "Edits"):
 // whether it creates the file or edits the one at the job's ref, in which
-// format the model replies, and how the reply becomes the new file. And
-// SELECT's expansion into one edit per matching file. Pure: the runner
-// reads and writes the worktree.
+// format the model replies, and how the reply becomes the new file. Pure:
+// the runner reads and writes the worktree.
 #ifndef KILN_WORKER_FILE_TASK_H_
 #define KILN_WORKER_FILE_TASK_H_
 
@@ -13,7 +12,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
-#include "edit/select.h"
 #include "edit/text_file.h"
 #include "kiln/v1/spec.pb.h"
 #include "kiln/v1/task.pb.h"
@@ -52,11 +50,6 @@ struct AppliedReply {
 // The reply as the new file: the whole file from its code block, or the
 // blocks applied to `task.current`, with the original's line endings.
 AppliedReply ApplyReply(const FileTask& task, absl::string_view reply);
-
-// SELECT's result: a file spec per selected file (mode EDIT, the content's
-// digest and size, an expected output size from its format).
-kiln::v1::Plan SelectionPlan(const kiln::v1::JobSpec& job,
-                             const std::vector<SelectedFile>& files);
 
 }  // namespace kiln
 

@@ -32,7 +32,9 @@ void Runner::Select(const AttemptPtr& at) {
   }
   TaskResult r;
   r.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
-  *r.mutable_plan() = SelectionPlan(job, *files);
+  for (auto& f : SelectedFileSpecs(job, *files)) *r.mutable_plan()->add_files() = std::move(f);
+  r.mutable_plan()->set_summary(files->empty() ? "no matching files"
+                                               : absl::StrCat(files->size(), " matching files"));
   Finish(at, std::move(r));
 }
 
