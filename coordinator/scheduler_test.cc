@@ -592,6 +592,72 @@ TEST_F(SchedulerTest, AnInvalidPlanFailsTheJob) {
   EXPECT_EQ(s.Job("b/j")->phase, JobPhase::kFailed);
 }
 
+TEST_F(SchedulerTest, SelectExpandsIntoEditsBesideTheListedFiles) {
+  Scheduler& s = Make();
+  ASSERT_TRUE(s.AddBatch("b", Parse(R"(policy: {seed: never}
+jobs:
+  - name: j
+    repo: ./j
+    model: m
+    instructions: migrate
+    select: {glob: "*.py"}
+    files: [{path: listed.py}]
+    build: make
+)"))
+                  .ok());
+  auto first = s.Dispatch(10);
+  ASSERT_EQ(first.size(), 2u);
+  std::string select;
+  for (const auto& d : first) {
+    if (d.kind == kiln::v1::TASK_KIND_SELECT) select = d.task_id;
+  }
+  ASSERT_FALSE(select.empty());
+  EXPECT_EQ(s.Job("b/j")->files_total, 1);
+  AttemptReport r = Ok();
+  r.plan_files.resize(2);
+  for (int i = 0; i < 2; ++i) {
+    r.plan_files[i].set_path(i == 0 ? "a.py" : "b.py");
+    r.plan_files[i].set_mode(kiln::v1::FILE_MODE_EDIT);
+    r.plan_files[i].set_base_bytes(8000);
+  }
+  ASSERT_TRUE(s.OnResult(select, 1, r).ok());
+  EXPECT_EQ(s.Job("b/j")->files_total, 3);
+  std::vector<Dispatched> edits = s.Dispatch(10);
+  ASSERT_EQ(edits.size(), 2u);
+  for (const auto& d : edits) {
+    EXPECT_EQ(d.kind, kiln::v1::TASK_KIND_GENERATE);
+    // The file's content is part of the prompt's estimate.
+    EXPECT_GE(d.variable_prompt_tokens, 2000);
+  }
+  for (const auto& d : first) {
+    if (d.task_id == select) continue;
+    ASSERT_TRUE(s.OnResult(d.task_id, 1, Ok()).ok());
+  }
+  for (const auto& d : edits) ASSERT_TRUE(s.OnResult(d.task_id, 1, Ok()).ok());
+  auto build = s.Dispatch(10);
+  ASSERT_EQ(build.size(), 1u);
+  EXPECT_EQ(build[0].kind, kiln::v1::TASK_KIND_BUILD);
+  ASSERT_TRUE(s.OnResult(build[0].task_id, 1, Ok()).ok());
+  EXPECT_EQ(s.Job("b/j")->phase, JobPhase::kSucceeded);
+  EXPECT_EQ(s.Job("b/j")->files_done, 3);
+}
+
+TEST_F(SchedulerTest, ASelectionWithNoMatchSucceedsChangingNothing) {
+  Scheduler& s = Make();
+  ASSERT_TRUE(s.AddBatch("b", Parse(R"(jobs:
+  - {name: j, repo: ./j, model: m, instructions: migrate, select: {glob: "*.py"}, build: make}
+)"))
+                  .ok());
+  auto select = s.Dispatch(10);
+  ASSERT_EQ(select.size(), 1u);
+  ASSERT_TRUE(s.OnResult(select[0].task_id, 1, Ok()).ok());
+  const auto job = s.Job("b/j");
+  EXPECT_EQ(job->phase, JobPhase::kSucceeded);
+  EXPECT_EQ(job->note, "no matching files");
+  EXPECT_EQ(job->files_total, 0);
+  EXPECT_TRUE(s.Dispatch(10).empty());  // no build of an unchanged repo
+}
+
 TEST_F(SchedulerTest, ConcurrencyCapPerBatch) {
   Scheduler& s = Make();
   ASSERT_TRUE(s.AddBatch("b", Parse("policy: {seed: never, concurrency: 3}\njobs:\n" +

@@ -224,3 +224,91 @@ TEST(LanguageForPath, ByExtension) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// The same migration applied to one file in two repositories.
+PromptInputs EditOf(const std::string& path, const std::string& current) {
+  PromptInputs in;
+  in.model = "gpt-4o-mini";
+  in.system = "You apply one migration across many services.";
+  in.instructions = "Keep every other line as it is.";
+  in.path = path;
+  in.edit = true;
+  in.current = current;
+  in.search_replace = true;
+  in.file_instructions = "Replace `import http_client` with `from transport import Session`.";
+  return in;
+}
+
+TEST(BuildPrompt, AnEditQuotesTheCurrentFileAfterEveryStableBlock) {
+  absl::StatusOr<kiln::v1::Prompt> p = BuildPrompt(EditOf("svc/a.py", "import http_client\n"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  int current = -1, last_stable = -1;
+  for (int i = 0; i < p->blocks_size(); ++i) {
+    if (p->blocks(i).stable()) last_stable = i;
+    if (p->blocks(i).kind() == kiln::v1::PromptBlock::KIND_CURRENT_FILE) current = i;
+  }
+  ASSERT_GE(current, 0);
+  EXPECT_GT(current, last_stable);
+  EXPECT_FALSE(p->blocks(current).stable());
+  EXPECT_NE(p->blocks(current).text().find("import http_client"), std::string::npos);
+  EXPECT_NE(p->blocks(current).text().find("<<<<<<< SEARCH"), std::string::npos);
+}
+
+TEST(BuildPrompt, TwoReposEditPromptsShareTheirPrefixByteForByte) {
+  const kiln::v1::Prompt a =
+      *BuildPrompt(EditOf("service/users.py", "import http_client\n\nA = 1\n"));
+  const kiln::v1::Prompt b =
+      *BuildPrompt(EditOf("service/billing/invoices.py", "import http_client\n\nB = 2\n"));
+  EXPECT_EQ(a.prefix_key(), b.prefix_key());
+  std::string stable_a, stable_b;
+  for (const auto& blk : a.blocks()) {
+    if (blk.stable()) stable_a += blk.text();
+  }
+  for (const auto& blk : b.blocks()) {
+    if (blk.stable()) stable_b += blk.text();
+  }
+  EXPECT_FALSE(stable_a.empty());
+  EXPECT_EQ(stable_a, stable_b);
+  // The whole texts agree up to the first variable block.
+  const std::string ta = PromptText(a), tb = PromptText(b);
+  size_t same = 0;
+  while (same < ta.size() && same < tb.size() && ta[same] == tb[same]) ++same;
+  EXPECT_GE(same, stable_a.size());
+}
+
+TEST(ReadPromptFacts, ReadsAnEditBack) {
+  const PromptFacts f = ReadPromptFacts(
+      PromptText(*BuildPrompt(EditOf("svc/a.py", "import http_client\nx = 1\n"))));
+  EXPECT_TRUE(f.edit);
+  EXPECT_EQ(f.path, "svc/a.py");
+  EXPECT_EQ(f.language, "python");
+  EXPECT_EQ(f.current, "import http_client\nx = 1\n");
+  EXPECT_TRUE(f.search_replace);
+  EXPECT_EQ(f.instructions,
+            "Replace `import http_client` with `from transport import Session`.");
+  EXPECT_FALSE(f.has_diagnostics);
+  PromptInputs whole = EditOf("svc/a.py", "x\n");
+  whole.search_replace = false;
+  EXPECT_FALSE(ReadPromptFacts(PromptText(*BuildPrompt(whole))).search_replace);
+}
+
+TEST(ReadPromptFacts, TellsBlockFailuresFromAFailedCheck) {
+  PromptInputs in = EditOf("svc/a.py", "x\n");
+  in.repairs.push_back({"", "1 of the 2 SEARCH/REPLACE blocks for `svc/a.py` did not apply."});
+  PromptFacts f = ReadPromptFacts(PromptText(*BuildPrompt(in)));
+  EXPECT_TRUE(f.has_diagnostics);
+  EXPECT_TRUE(f.blocks_failed);
+  in.repairs = {{"", "  File \"svc/a.py\", line 1\nSyntaxError: invalid syntax\n"}};
+  const kiln::v1::Prompt p = *BuildPrompt(in);
+  f = ReadPromptFacts(PromptText(p));
+  EXPECT_TRUE(f.has_diagnostics);
+  EXPECT_FALSE(f.blocks_failed);
+  // An edit's repair has no assistant turn: the current content stands for it.
+  for (const auto& b : p.blocks()) EXPECT_NE(b.kind(), kiln::v1::PromptBlock::KIND_ASSISTANT);
+}
+
+}  // namespace
+}  // namespace kiln

@@ -158,9 +158,9 @@ TEST(SpecValidation, PathsThatEscapeTheRepo) {
 
 TEST(SpecValidation, EmptyInstructions) {
   EXPECT_EQ(Problems(Job("  - {path: a.js, instructions: \"  \"}\n")),
-            "job.yaml:5:32: files[0].instructions: must not be empty");
+            "job.yaml:5:32: files[0].instructions: must not be empty (or give the job's instructions)");
   EXPECT_EQ(Problems(Job("  - {path: a.js}\n")),
-            "job.yaml:5:5: files[0].instructions: must not be empty");
+            "job.yaml:5:5: files[0].instructions: must not be empty (or give the job's instructions)");
 }
 
 TEST(SpecValidation, UnknownModel) {
@@ -200,8 +200,8 @@ TEST(SpecValidation, BadDurations) {
 
 TEST(SpecValidation, NoFilesAndNoTask) {
   EXPECT_EQ(Problems("name: j\nrepo: ./r\nmodel: gpt-4o\n"),
-            "job.yaml:1:1: the job has no files and no task: list files, or "
-            "give a task to plan");
+            "job.yaml:1:1: the job has no files, no select and no task: list files, select "
+            "files to edit, or give a task to plan");
   // A task alone is fine: a PLAN task will produce the files.
   EXPECT_EQ(Problems("name: j\nrepo: ./r\nmodel: gpt-4o\ntask: add a CLI\n"), "");
 }
@@ -344,6 +344,89 @@ TEST(LocalRepos, AMissingRepoAndAPathThatIsADirectoryAreCaughtBeforeAnyCall) {
   EXPECT_EQ(LocalProblems("name: j\nrepo: {url: 'https://example.com/x.git'}\n"
                           "model: gpt-4o\nfiles:\n  - {path: src, instructions: x}\n"),
             "");
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+constexpr char kSelectJob[] = R"(name: migrate
+repo: {path: ./svc}
+model: gpt-4o-mini
+instructions: "Replace `import http_client` with `from transport import Session`."
+edit_format: search_replace
+select: {glob: "service/**/*.py", contains: "http_client", exclude: ["**/test_*.py"], max_files: 200}
+files:
+  - {path: service/extra.py, mode: edit, edit_format: whole}
+  - {path: service/new.py, mode: create, overwrite: true, instructions: "A new module."}
+limits: {max_file_bytes: 65536}
+)";
+
+TEST(SpecParser, ReadsSelectModesAndEditFormats) {
+  auto parsed = ParseAndValidate(kSelectJob, "job.yaml", Models());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const kiln::v1::JobSpec& j = parsed->batch.jobs(0);
+  EXPECT_EQ(j.select().glob(0), "service/**/*.py");
+  EXPECT_EQ(j.select().contains(), "http_client");
+  EXPECT_EQ(j.select().exclude(0), "**/test_*.py");
+  EXPECT_EQ(j.select().max_files(), 200);
+  EXPECT_EQ(j.edit_format(), kiln::v1::EDIT_FORMAT_SEARCH_REPLACE);
+  EXPECT_EQ(j.files(0).mode(), kiln::v1::FILE_MODE_EDIT);
+  EXPECT_EQ(j.files(0).edit_format(), kiln::v1::EDIT_FORMAT_WHOLE);
+  EXPECT_TRUE(j.files(0).instructions().empty());  // the job's apply
+  EXPECT_EQ(j.files(1).mode(), kiln::v1::FILE_MODE_CREATE);
+  EXPECT_TRUE(j.files(1).overwrite());
+  EXPECT_EQ(j.limits().max_file_bytes(), 65536);
+  // A selection alone is a job: no files, no task.
+  EXPECT_EQ(Problems(R"(name: m
+repo: {path: ./svc}
+model: gpt-4o-mini
+instructions: migrate
+select: {glob: "*.py"}
+)"),
+            "");
+}
+
+TEST(SpecValidation, BadGlobsRegexesAndModesNameTheirPlace) {
+  EXPECT_EQ(Problems(R"(name: m
+repo: {path: ./svc}
+model: gpt-4o-mini
+instructions: migrate
+select:
+  glob: ["src/**x/*.py"]
+  contains: "(unclosed"
+  exclude: ["../x"]
+)"),
+            "job.yaml:6:10: select.glob[0]: 'src/**x/*.py': \"**x\": ** must be a whole segment "
+            "(\"a/**/b\", \"**/*.py\")\n"
+            "job.yaml:7:13: select.contains: '(unclosed' is not an RE2 regular expression: "
+            "missing ): (unclosed\n"
+            "job.yaml:8:13: select.exclude[0]: '../x': a \"..\" segment");
+  EXPECT_EQ(Problems(R"(name: m
+repo: {path: ./svc}
+model: gpt-4o-mini
+select: {glob: "*.py"}
+)"),
+            "job.yaml:1:1: instructions: required with select: the edit applied to every "
+            "selected file");
+  EXPECT_EQ(Problems(R"(name: m
+repo: {path: ./svc}
+model: gpt-4o-mini
+files:
+  - {path: a.py, instructions: x, mode: rewrite, overwrite: true, edit_format: diff}
+)"),
+            "job.yaml:5:41: files[0].mode: want auto, create or edit, got 'rewrite'\n"
+            "job.yaml:5:80: files[0].edit_format: want auto, whole or search_replace, got 'diff'");
+  EXPECT_NE(Problems(R"(name: m
+repo: {path: ./svc}
+model: gpt-4o-mini
+files:
+  - {path: a.py, instructions: x, mode: edit, overwrite: true}
+)")
+                .find("files[0].overwrite: only with mode: create"),
+            std::string::npos);
 }
 
 }  // namespace

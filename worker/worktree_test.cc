@@ -63,6 +63,28 @@ TEST_F(RepoCacheTest, WorktreePerJobAtItsRefFromOneMirror) {
   cache.Release("b/job-b");
 }
 
+TEST_F(RepoCacheTest, TheFileAtTheRefOutlivesWhatKilnWritesOverIt) {
+  RepoCache cache(FreshTestDir("cache-base"));
+  kiln::v1::RepoSpec head;
+  head.set_path(origin_);
+  auto wt = cache.Acquire("b/job", head);
+  ASSERT_TRUE(wt.ok()) << wt.status();
+  ASSERT_TRUE(cache.WriteFile("b/job", "README", "edited\n").ok());
+  ASSERT_TRUE(cache.WriteFile("b/job", "README", "edited again\n").ok());
+  ASSERT_TRUE(cache.WriteFile("b/job", "new.txt", "new\n").ok());
+  EXPECT_EQ(Slurp(fs::path(*wt) / "README"), "edited again\n");
+  auto base = cache.ReadBase("b/job", "README");
+  ASSERT_TRUE(base.ok()) << base.status();
+  ASSERT_TRUE(base->has_value());
+  EXPECT_EQ(**base, "v2\n");
+  auto fresh = cache.ReadBase("b/job", "new.txt");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(fresh->has_value());  // not at the ref
+  EXPECT_FALSE(cache.ReadBase("b/job", "missing.txt")->has_value());
+  EXPECT_FALSE(cache.ReadBase("b/other", "README").ok());  // no such worktree
+  cache.Release("b/job");
+}
+
 TEST_F(RepoCacheTest, ErrorsNameTheField) {
   RepoCache cache(FreshTestDir("cache-errors"));
   kiln::v1::RepoSpec missing;
