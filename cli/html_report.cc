@@ -27,6 +27,8 @@ const char* KindColor(kiln::v1::TaskKind k) {
       return "#3aa76d";
     case kiln::v1::TASK_KIND_SELECT:
       return "#6b8e8e";
+    case kiln::v1::TASK_KIND_LAND:
+      return "#b05f8e";
     default:
       return "#888888";
   }

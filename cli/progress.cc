@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "cli/format.h"
 #include "common/proto_time.h"
 #include "common/states.h"
@@ -50,6 +51,21 @@ std::string FileOutcome(const kiln::v1::TaskStateChanged& t) {
   return out + ")";
 }
 
+// "landed: PUSHED kiln/x @ 1a2b3c4 (2 files)".
+std::string LandLine(const kiln::v1::TaskStateChanged& t) {
+  const kiln::v1::Landing& l = t.land();
+  std::string state(kiln::v1::LandingState_Name(l.state()));
+  absl::string_view s = state;
+  absl::ConsumePrefix(&s, "LANDING_STATE_");
+  std::string out = absl::StrCat("landed: ", s);
+  if (!l.branch().empty() && !l.commit().empty()) {
+    absl::StrAppend(&out, " ", l.branch(), " @ ", l.commit().substr(0, 7), " (", l.files_size(),
+                    l.files_size() == 1 ? " file)" : " files)");
+  }
+  if (!l.pr_url().empty()) absl::StrAppend(&out, " ", l.pr_url());
+  return out;
+}
+
 // What a log reader wants to know about `e`; "" when nothing.
 std::string Describe(const kiln::v1::Event& e, const BatchProgress& p) {
   if (e.has_batch()) {
@@ -87,6 +103,7 @@ std::string Describe(const kiln::v1::Event& e, const BatchProgress& p) {
         if (t.kind() == kiln::v1::TASK_KIND_PLAN) return absl::StrCat(name, ": plan ready");
         if (t.kind() == kiln::v1::TASK_KIND_BUILD) return absl::StrCat(name, ": build passed");
         if (t.kind() == kiln::v1::TASK_KIND_SELECT) return absl::StrCat(name, ": files selected");
+        if (t.kind() == kiln::v1::TASK_KIND_LAND) return absl::StrCat(name, ": ", LandLine(t));
         return absl::StrCat(name, ": ", what, FileOutcome(t),
                             jp != nullptr ? absl::StrCat(" (", jp->files_done, "/",
                                                          jp->files_total, ")")

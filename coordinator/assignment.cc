@@ -18,7 +18,10 @@ kiln::v1::Assignment BuildAssignment(const AssignmentInputs& in) {
     return out == nullptr || out->artifact.path().empty() ? nullptr : &out->artifact;
   };
   kiln::v1::JobSpec* job = a.mutable_job();
-  if (info.kind == kiln::v1::TASK_KIND_BUILD || info.kind == kiln::v1::TASK_KIND_SELECT) {
+  const bool whole_job = info.kind == kiln::v1::TASK_KIND_BUILD ||
+                         info.kind == kiln::v1::TASK_KIND_SELECT ||
+                         info.kind == kiln::v1::TASK_KIND_LAND;
+  if (whole_job) {
     job->CopyFrom(spec);
   } else {
     job->set_name(spec.name());
@@ -45,7 +48,7 @@ kiln::v1::Assignment BuildAssignment(const AssignmentInputs& in) {
   for (const auto& dep : info.deps) {
     const kiln::v1::Artifact* art = artifact_of(dep);
     if (art == nullptr) continue;
-    if (info.kind == kiln::v1::TASK_KIND_BUILD) {
+    if (whole_job) {
       *a.add_job_artifacts() = *art;
     } else {
       *a.add_dep_artifacts() = *art;

@@ -24,6 +24,8 @@ kiln::v1::JobState JobStateWhileRunning(kiln::v1::TaskKind kind) {
       return kiln::v1::JOB_STATE_PLANNING;
     case kiln::v1::TASK_KIND_BUILD:
       return kiln::v1::JOB_STATE_BUILDING;
+    case kiln::v1::TASK_KIND_LAND:
+      return kiln::v1::JOB_STATE_LANDING;
     default:
       return kiln::v1::JOB_STATE_GENERATING;
   }

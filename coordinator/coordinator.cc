@@ -71,6 +71,7 @@ absl::Status Coordinator::Load() {
     wb.Put(store_->cf(Cf::kMeta), kEpochKey, EncodeU64(epoch_));
     KILN_RETURN_IF_ERROR(store_->Write(&wb, /*sync=*/true));
   }
+  KILN_RETURN_IF_ERROR(LoadLandings());
   KILN_RETURN_IF_ERROR(store_->Scan(
       Cf::kMeta, kRequestPrefix, "",
       [this](absl::string_view k, absl::string_view v) {
@@ -314,6 +315,10 @@ void Coordinator::DrainSchedulerEvents() {
       t->set_path(info->path);
     }
     t->set_repaired_by(e.repaired_by);
+    if (info && info->kind == kiln::v1::TASK_KIND_LAND && IsTerminal(e.state)) {
+      auto landing = landings_.find(JobOf(e.task_id));
+      if (landing != landings_.end()) *t->mutable_land() = landing->second;
+    }
     if (const LeaseRec* lease = leases_.Find(e.task_id)) t->set_worker_id(lease->worker_id);
     // The attempt that just ended (its record was written this turn): its
     // usage and cost, so watchers can total them from events alone.
@@ -385,6 +390,7 @@ void Coordinator::UpdateJobAndBatchStates(BatchState& b) {
     if (js->phase != JobPhase::kRunning && !IsTerminal(cur)) {
       b.SetJobState(job_id, JobStateOf(js->phase));
       kiln::v1::Job rec = JobProto(job_id, id, b.JobStateOf(job_id), *js);
+      AddLanding(job_id, &rec);
       AddEvent(b, JobChangedEvent(rec, js->name));
       TimeToProto(clock_->Now(), rec.mutable_end_time());
       batch_.Put(store_->cf(Cf::kJobs), job_id, rec.SerializeAsString());

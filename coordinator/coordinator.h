@@ -297,6 +297,14 @@ class Coordinator {
                                    const kiln::v1::JobSpec& spec,
                                    const std::string& path);
   void EndLease(const std::string& task_id);
+  // Landing (coordinator_landing.cc): the LAND assignment's rendered
+  // templates and what Kiln last did on its remote and branch; a LAND
+  // result's landing stored (per job, and per remote and branch); loading
+  // them; a job's landing on its status.
+  void PrepareLand(const std::string& job_id, kiln::v1::Assignment* a);
+  void RecordLanding(const std::string& task_id, const kiln::v1::Landing& landing);
+  absl::Status LoadLandings();
+  void AddLanding(const std::string& job_id, kiln::v1::Job* job) const;
   void LoseLease(const std::string& task_id, const std::string& why);
   // What a lost attempt spent: what its worker reported, plus an estimate
   // of a request in flight.
@@ -336,6 +344,9 @@ class Coordinator {
   // Outputs of finished attempts, by task id (deps' code for assignments and
   // action keys; the latest file version for FetchArtifacts).
   std::unordered_map<std::string, TaskOutput> outputs_;
+  // Each job's landing, and what Kiln last pushed per (remote, branch).
+  std::unordered_map<std::string, kiln::v1::Landing> landings_;
+  std::unordered_map<std::string, kiln::v1::Landing> landed_;
   // Leased tasks following another attempt with the same action key.
   std::unordered_map<std::string, std::string> follower_key_;
   std::unordered_map<std::string, std::string> leader_key_;

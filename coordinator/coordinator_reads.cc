@@ -92,6 +92,7 @@ kiln::v1::Batch Coordinator::BatchProto(const BatchState& b,
                     st == b.job_states.end() ? kiln::v1::JOB_STATE_QUEUED : st->second,
                     *scheduler_.Job(job_id));
       if (const auto* spec = scheduler_.JobSpecOf(job_id)) *j->mutable_spec() = *spec;
+      AddLanding(job_id, j);
       *j->mutable_tasks() = Counts(id, job_id);
       *j->mutable_create_time() = out.create_time();
     }

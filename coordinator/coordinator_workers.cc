@@ -200,7 +200,9 @@ std::string Coordinator::KeyFor(const TaskInfo& info,
                                 const kiln::v1::JobSpec& spec) {
   // A selection reads the repo as it is now; it is never answered from the
   // cache (its files' edits are, keyed on each file's content).
-  if (info.kind == kiln::v1::TASK_KIND_SELECT) return "";
+  if (info.kind == kiln::v1::TASK_KIND_SELECT || info.kind == kiln::v1::TASK_KIND_LAND) {
+    return "";  // landing changes a repository: never answered from the cache
+  }
   ActionInputs in;
   in.job = &spec;
   auto jd = job_digest_.find(info.job_id);
@@ -377,6 +379,7 @@ void Coordinator::Assign(SessionRec& s, const Dispatched& d,
   }
   kiln::v1::CoordinatorMessage msg;
   *msg.mutable_assignment() = BuildAssignment(in);
+  if (info.kind == kiln::v1::TASK_KIND_LAND) PrepareLand(d.job_id, msg.mutable_assignment());
   stats_.assignments++;
   const std::string sid = s.id;
   SendAfterCommit(s.id, std::move(msg));
@@ -545,6 +548,12 @@ void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
       logged.outcome() == TaskResult::OUTCOME_UNSPECIFIED) {
     logged.set_outcome(TaskResult::OUTCOME_RETRYABLE);
     if (logged.error().empty()) logged.set_error("the worker stopped the attempt");
+  }
+  // A landing is kept whatever the outcome (a rejected push keeps its
+  // patch), once its patch is stored.
+  if (result.has_land() && logged.outcome() != TaskResult::OUTCOME_RETRYABLE &&
+      (!result.land().has_patch() || blobs_.FindMissing({result.land().patch()}).empty())) {
+    RecordLanding(task_id, result.land());
   }
   kiln::v1::AttemptRecord record = rec;
   record.set_attempt(lease.attempt());

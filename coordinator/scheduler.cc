@@ -104,6 +104,7 @@ int Scheduler::ExpandJob(int b, int k, std::vector<int>* roots) {
     global[i] = AddTask(j, std::move(n));
   }
   if (dag.build_task >= 0) jobs_[j].build_task = global[dag.build_task];
+  if (dag.land_task >= 0) jobs_[j].land_task = global[dag.land_task];
   const absl::Duration deadline =
       DurationFromProto(jobs_[j].spec.limits().deadline());
   if (deadline > absl::ZeroDuration()) deadlines_.insert({now + deadline, j});

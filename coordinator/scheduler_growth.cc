@@ -79,8 +79,9 @@ void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) 
     Finish(t, kiln::v1::TASK_STATE_SUCCEEDED, "");
     if (jobs_[j].spec.files_size() == 0) {
       jobs_[j].note = "no matching files";
-      const int build = jobs_[j].build_task;
-      if (build >= 0 && !IsTerminal(tasks_[build].state)) Cancel(build, "no matching files");
+      for (int after : {jobs_[j].build_task, jobs_[j].land_task}) {
+        if (after >= 0 && !IsTerminal(tasks_[after].state)) Cancel(after, "no matching files");
+      }
       CheckJobDone(j);
       return;
     }
@@ -94,6 +95,7 @@ void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) 
     added.clear_select();
     for (const auto& f : files) *added.add_files() = f;
   }
+  added.clear_land();  // the job has its LAND task
   JobDag dag = BuildJobDag(added, cost_);
   jobs_[j].lower_bound += CriticalPathLowerBound(dag, cost_);
   jobs_[j].files_total = planned.files_size();
@@ -109,10 +111,12 @@ void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) 
     const int g = AddTask(j, std::move(n));
     global[i] = g;
     if (tasks_[g].pending == 0) roots.push_back(g);
-    if (build >= 0) {
-      tasks_[build].node.deps.push_back(g);
-      tasks_[build].pending++;
-      tasks_[g].node.dependents.push_back(build);
+    // The job's build and landing wait for the new files too.
+    for (int after : {build, jobs_[j].land_task}) {
+      if (after < 0) continue;
+      tasks_[after].node.deps.push_back(g);
+      tasks_[after].pending++;
+      tasks_[g].node.dependents.push_back(after);
     }
   }
   Finish(t, kiln::v1::TASK_STATE_SUCCEEDED, "");

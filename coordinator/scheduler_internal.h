@@ -51,6 +51,7 @@ struct Scheduler::JobRec {
   int files_failed = 0;
   double cost = 0;
   int build_task = -1;
+  int land_task = -1;
   absl::Duration lower_bound;
   std::map<std::string, int> repairs;  // path -> repairs so far
 };

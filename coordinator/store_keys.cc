@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/digest.h"
 #include "coordinator/store.h"
 
 namespace kiln {
@@ -9,6 +10,12 @@ namespace kiln {
 std::string LeaseKey(absl::string_view task_id) { return absl::StrCat(kLeasePrefix, task_id); }
 
 std::string SpendKey(absl::string_view task_id) { return absl::StrCat(kSpendPrefix, task_id); }
+
+std::string LandingKey(absl::string_view job_id) { return absl::StrCat(kLandingPrefix, job_id); }
+
+std::string LandedKey(absl::string_view remote, absl::string_view branch) {
+  return absl::StrCat(kLandedPrefix, Sha256Hex(absl::StrCat(remote, "\n", branch)));
+}
 
 std::string RequestKey(absl::string_view request_id) {
   return absl::StrCat(kRequestPrefix, request_id);

@@ -7,6 +7,9 @@
 //               SpendKey(task id) -> kiln.v1.Progress: what its worker last
 //                 reported the lease's attempt spent
 //               RequestKey(request id) -> batch id (SubmitBatch idempotency)
+//               LandingKey(job id) -> kiln.v1.Landing: the job's landing
+//               LandedKey(remote, branch) -> kiln.v1.Landing: what Kiln last
+//                 pushed there (the next push's lease, its pull request)
 //   batches     batch id -> BatchRecord
 //   jobs        job id ("<batch>/<name>") -> Job
 //   tasks       task id ("<job>/<n>") -> Task
@@ -34,11 +37,16 @@ inline constexpr char kSemaphoreTokenKey[] = "semtoken";
 inline constexpr char kLeasePrefix[] = "lease/";
 inline constexpr char kRequestPrefix[] = "req/";
 inline constexpr char kSpendPrefix[] = "spend/";
+inline constexpr char kLandingPrefix[] = "landing/";
+inline constexpr char kLandedPrefix[] = "landed/";
 inline constexpr char kSemaphoreLeasePrefix[] = "lease/";
 
 std::string LeaseKey(absl::string_view task_id);
 std::string RequestKey(absl::string_view request_id);
 std::string SpendKey(absl::string_view task_id);
+std::string LandingKey(absl::string_view job_id);
+// `remote` without credentials; hashed, so no URL is a key.
+std::string LandedKey(absl::string_view remote, absl::string_view branch);
 // What follows a prefix in a scanned key.
 absl::string_view KeySuffix(absl::string_view key, absl::string_view prefix);
 

@@ -56,6 +56,7 @@ absl::Duration CostModel::Estimate(const TaskNode& t) const {
   }
   if (t.kind == kiln::v1::TASK_KIND_BUILD) d += options_.build_time;
   if (t.kind == kiln::v1::TASK_KIND_SELECT) d += options_.select_time;
+  if (t.kind == kiln::v1::TASK_KIND_LAND) d += options_.land_time;
   return d;
 }
 
@@ -186,6 +187,15 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
     }
     dag.build_task = b.index;
     dag.tasks.push_back(std::move(b));
+  }
+  if (job.has_land()) {
+    // After everything else: it commits the files the build passed.
+    TaskNode l;
+    l.index = static_cast<int>(dag.tasks.size());
+    l.kind = kiln::v1::TASK_KIND_LAND;
+    for (const TaskNode& t : dag.tasks) l.deps.push_back(t.index);
+    dag.land_task = l.index;
+    dag.tasks.push_back(std::move(l));
   }
   for (TaskNode& t : dag.tasks) {
     for (int d : t.deps) dag.tasks[d].dependents.push_back(t.index);

@@ -33,6 +33,8 @@ struct CostModelOptions {
   absl::Duration build_time = absl::Seconds(20);
   // Time of a SELECT (a checkout and a walk of the repo).
   absl::Duration select_time = absl::Seconds(1);
+  // Time of a LAND (a commit, and a push when asked).
+  absl::Duration land_time = absl::Seconds(2);
 };
 
 // One task of a job's DAG. Indices refer to JobDag::tasks.
@@ -61,6 +63,7 @@ struct JobDag {
   std::vector<TaskNode> tasks;  // topologically ordered
   int plan_task = -1;   // index, or -1
   int select_task = -1;  // index, or -1
+  int land_task = -1;    // index, or -1
   int build_task = -1;  // index, or -1
 };
 
@@ -101,7 +104,8 @@ std::string PrefixKeyFor(const kiln::v1::JobSpec& job, const std::string& model)
 // The DAG of a validated job (ValidateBatch found no problem): a PLAN task
 // when the job has a task and no files; otherwise a GENERATE per file (deps
 // as declared) and, with a select, a SELECT task; a BUILD after every other
-// task when the job has a build command. Priorities are filled in.
+// task when the job has a build command; a LAND after all of them when it
+// has `land`. Priorities are filled in.
 JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost);
 
 // Fills estimate and remaining_critical_path of every task.

@@ -230,7 +230,7 @@ class SpecParser {
     Keys(n, f,
          {"name", "repo", "model", "routing", "fallback", "sampling", "context",
           "task", "files", "checks", "build", "limits", "labels", "instructions",
-          "select", "edit_format"});
+          "select", "edit_format", "land"});
     if (n["name"]) job->set_name(Str(n["name"], FieldPath(f, "name")));
     if (n["instructions"]) {
       job->set_instructions(Str(n["instructions"], FieldPath(f, "instructions")));
@@ -286,6 +286,54 @@ class SpecParser {
     if (n["build"]) ParseBuild(n["build"], FieldPath(f, "build"), job);
     if (n["limits"]) ParseLimits(n["limits"], FieldPath(f, "limits"), job);
     if (n["labels"]) ParseLabels(n["labels"], FieldPath(f, "labels"), job->mutable_labels());
+    if (n["land"]) ParseLand(n["land"], FieldPath(f, "land"), job->mutable_land());
+  }
+
+  void ParseLand(const YAML::Node& n, const std::string& f, kiln::v1::LandSpec* land) {
+    if (!Map(n, f)) return;
+    Locate(f, n);
+    Keys(n, f, {"branch", "message", "author", "push", "remote", "protected", "pr"});
+    if (n["branch"]) land->set_branch(Str(n["branch"], FieldPath(f, "branch")));
+    if (n["message"]) land->set_message(Str(n["message"], FieldPath(f, "message")));
+    if (n["author"]) {
+      const std::string fa = FieldPath(f, "author");
+      if (Map(n["author"], fa)) {
+        Keys(n["author"], fa, {"name", "email"});
+        if (n["author"]["name"]) {
+          land->mutable_author()->set_name(Str(n["author"]["name"], FieldPath(fa, "name")));
+        }
+        if (n["author"]["email"]) {
+          land->mutable_author()->set_email(Str(n["author"]["email"], FieldPath(fa, "email")));
+        }
+      }
+    }
+    if (n["push"]) {
+      Locate(FieldPath(f, "push"), n["push"]);
+      land->set_push(r_.Bool(n["push"], Display(FieldPath(f, "push"))));
+    }
+    if (n["remote"]) land->set_remote(Str(n["remote"], FieldPath(f, "remote")));
+    if (n["protected"]) {
+      StrList(n["protected"], FieldPath(f, "protected"),
+              [&](std::string b) { land->add_protected_(std::move(b)); });
+    }
+    if (n["pr"]) {
+      const std::string fp = FieldPath(f, "pr");
+      const YAML::Node& pr = n["pr"];
+      if (!Map(pr, fp)) return;
+      Keys(pr, fp, {"title", "body", "draft", "command", "update_command", "timeout"});
+      kiln::v1::PullRequestSpec* p = land->mutable_pr();
+      if (pr["title"]) p->set_title(Str(pr["title"], FieldPath(fp, "title")));
+      if (pr["body"]) p->set_body(Str(pr["body"], FieldPath(fp, "body")));
+      if (pr["draft"]) {
+        Locate(FieldPath(fp, "draft"), pr["draft"]);
+        p->set_draft(r_.Bool(pr["draft"], Display(FieldPath(fp, "draft"))));
+      }
+      if (pr["command"]) p->set_command(Str(pr["command"], FieldPath(fp, "command")));
+      if (pr["update_command"]) {
+        p->set_update_command(Str(pr["update_command"], FieldPath(fp, "update_command")));
+      }
+      if (pr["timeout"]) Duration(pr["timeout"], FieldPath(fp, "timeout"), p->mutable_timeout());
+    }
   }
 
   void ParseSelect(const YAML::Node& n, const std::string& f, JobSpec* job) {

@@ -11,7 +11,9 @@
 #include "common/proto_time.h"
 #include "common/repo_path.h"
 #include "common/utf8.h"
+#include "common/git_names.h"
 #include "edit/select.h"
+#include "spec/land_check.h"
 
 namespace kiln {
 namespace {
@@ -148,7 +150,9 @@ class Validator {
         if (!url_like) {
           Add(FieldPath(f, "url"),
               absl::StrCat("want a git URL (https://, ssh://, git@host:...), "
-                           "got '", u, "'"));
+                           "got '", UrlWithoutCredentials(u), "'"));
+        } else if (UrlHasCredentials(u)) {
+          Add(FieldPath(f, "url"), CredentialInUrlMessage());
         }
         break;
       }
@@ -257,6 +261,11 @@ class Validator {
           "files to edit, or give a task to plan");
     }
     if (selects) Select(job, f);
+    if (job.has_land()) {
+      for (const auto& [field, message] : LandProblems(job.land())) {
+        Add(FieldPath(FieldPath(f, "land"), field), message);
+      }
+    }
     Files(job, f);
 
     for (int i = 0; i < job.checks_size(); ++i) {
@@ -561,7 +570,7 @@ JobSpec ExpandJobAt(const BatchSpec& batch, int k) {
 int64_t CountTasks(const BatchSpec& batch) {
   const auto tasks_of = [](const JobSpec& j) -> int64_t {
     const int file_tasks = j.has_select() ? j.files_size() + 1 : std::max(1, j.files_size());
-    return file_tasks + (j.has_build() ? 1 : 0);
+    return file_tasks + (j.has_build() ? 1 : 0) + (j.has_land() ? 1 : 0);
   };
   int64_t n = 0;
   for (const JobSpec& j : batch.jobs()) n += tasks_of(j);
