@@ -327,7 +327,10 @@ void BatchProgress::Apply(const kiln::v1::Event& e) {
     if (jp->name.empty()) jp->name = j.job_name();
     jp->state = j.state();
     if (j.files_total() > 0) jp->files_total = j.files_total();
-    jp->files_done = std::max(jp->files_done, j.files_done());
+    // Task events count files as they finish; a job's own count is final
+    // once it ends (a turn that finishes cached tasks reports the job's
+    // count before the tasks' events).
+    if (IsTerminal(j.state()) && j.files_done() > 0) jp->files_done = j.files_done();
     if (!j.error().message().empty()) jp->error = j.error().message();
     jp->last_change = e.sequence();
   } else if (e.has_task()) {

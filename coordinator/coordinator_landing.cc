@@ -22,6 +22,9 @@ void Coordinator::PrepareLand(const std::string& job_id, kiln::v1::Assignment* a
   std::string template_name = job->name();
   if (const BatchState* b = FindBatch(BatchOf(job_id))) {
     const kiln::v1::BatchSpec& spec = b->record.batch().spec();
+    // The commit's date: the batch's creation, the same for every attempt,
+    // so a retried LAND makes the same commit.
+    *a->mutable_task()->mutable_create_time() = b->record.batch().create_time();
     if (!spec.name().empty()) batch_name = spec.name();
     bool explicit_job = false;
     for (const auto& j : spec.jobs()) explicit_job = explicit_job || j.name() == job->name();
@@ -54,14 +57,17 @@ void Coordinator::RecordLanding(const std::string& task_id, const kiln::v1::Land
   landings_[job_id] = stored;
   batch_.Put(store_->cf(Cf::kMeta), LandingKey(job_id), stored.SerializeAsString());
   if (stored.remote().empty() || stored.pushed_commit().empty()) return;
-  // What the remote branch now holds, and the pull request on it.
-  kiln::v1::Landing& there = landed_[LandedKey(stored.remote(), stored.branch())];
+  const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(job_id);
+  if (spec == nullptr) return;
+  // What the remote branch now holds, and the pull request on it, under
+  // the key the next LAND of that remote and branch looks up.
+  const std::string key = LandedKey(LandRemote(*spec), stored.branch());
+  kiln::v1::Landing& there = landed_[key];
   there.set_branch(stored.branch());
   there.set_remote(stored.remote());
   there.set_pushed_commit(stored.pushed_commit());
   if (!stored.pr_url().empty()) there.set_pr_url(stored.pr_url());
-  batch_.Put(store_->cf(Cf::kMeta), LandedKey(stored.remote(), stored.branch()),
-             there.SerializeAsString());
+  batch_.Put(store_->cf(Cf::kMeta), key, there.SerializeAsString());
 }
 
 absl::Status Coordinator::LoadLandings() {

@@ -13,10 +13,11 @@ std::vector<std::string> ProtectedBranches(const kiln::v1::LandSpec& land) {
 
 std::string LandRemote(const kiln::v1::JobSpec& job) {
   const std::string& r = job.land().remote();
-  if (!r.empty() && r != "origin") return UrlWithoutCredentials(r);
-  return UrlWithoutCredentials(job.repo().source_case() == kiln::v1::RepoSpec::kUrl
-                                   ? job.repo().url()
-                                   : job.repo().path());
+  const bool url = job.repo().source_case() == kiln::v1::RepoSpec::kUrl;
+  const std::string repo = UrlWithoutCredentials(url ? job.repo().url() : job.repo().path());
+  if (r.empty() || (r == "origin" && url)) return repo;
+  if (r == "origin") return absl::StrCat(repo, "#origin");  // the local repo's origin
+  return UrlWithoutCredentials(r);
 }
 
 std::string CredentialInUrlMessage() {

@@ -23,8 +23,10 @@ std::vector<std::string> ProtectedBranches(const kiln::v1::LandSpec& land);
 // The problems of `land`, each as (field under `land`, message).
 std::vector<std::pair<std::string, std::string>> LandProblems(const kiln::v1::LandSpec& land);
 
-// Where a job's change is pushed: land.remote, or (empty or "origin") the
-// repo's own URL or path; without credentials.
+// Which remote a job's change is pushed to, as a stable name without
+// credentials: land.remote's URL; the repo's own URL or path (empty, or
+// "origin" of a URL repo); "<path>#origin" for the `origin` remote of a
+// local repo.
 std::string LandRemote(const kiln::v1::JobSpec& job);
 
 // The message for a URL holding a credential (repo.url, land.remote).

@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, worker_id, "",
 ABSL_FLAG(int, llm_slots, 256, "concurrent LLM requests");
 ABSL_FLAG(int, build_slots, 0, "concurrent checks and builds (0: the number of cores)");
 ABSL_FLAG(int, io_threads, 8, "threads for checkouts and blob transfers");
+ABSL_FLAG(std::string, git_token_env, "",
+          "environment variable holding a token git may push with (through GIT_ASKPASS); "
+          "empty: git's own credentials (helper, SSH agent)");
 ABSL_FLAG(std::string, work_dir, ".kiln/worker", "mirrors, worktrees and scratch space");
 ABSL_FLAG(std::string, provider, "sim", "sim, openai or anthropic");
 ABSL_FLAG(std::string, base_url, "",
@@ -95,6 +98,7 @@ int main(int argc, char** argv) {
   o.permit_margin = absl::GetFlag(FLAGS_permit_margin);
   RunnerOptions& ro = o.runner;
   ro.work_dir = absl::GetFlag(FLAGS_work_dir);
+  ro.git_token_env = absl::GetFlag(FLAGS_git_token_env);
   ro.build_slots = absl::GetFlag(FLAGS_build_slots);
   ro.io_threads = absl::GetFlag(FLAGS_io_threads);
   ro.memory_bytes = absl::GetFlag(FLAGS_check_memory_mib) << 20;

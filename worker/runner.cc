@@ -101,6 +101,7 @@ Runner::Runner(RunnerOptions options, Provider* provider,
       permits_(permits),
       repos_((fs::path(options_.work_dir) / "repos").string(),
              options_.max_worktrees),
+      lander_(&host_),
       io_(std::make_unique<ThreadPool>(options_.io_threads)),
       builds_(std::make_unique<ThreadPool>(options_.build_slots)) {
   std::error_code ec;
@@ -327,6 +328,7 @@ void Runner::Prepare(const AttemptPtr& at) {
   }
 
   if (task.kind() == kiln::v1::TASK_KIND_SELECT) return Select(at);
+  if (task.kind() == kiln::v1::TASK_KIND_LAND) return Land(at, std::move(deps));
 
   PromptInputs& in = at->inputs;
   in.model = task.model();

@@ -1,5 +1,5 @@
 // The worker's task runner (DESIGN.md, "Worker"): runs PLAN, SELECT,
-// GENERATE, REPAIR and BUILD attempts. A GENERATE or REPAIR creates its
+// GENERATE, REPAIR, BUILD and LAND attempts. A GENERATE or REPAIR creates its
 // file or edits the one at the job's ref (worker/file_task.h).
 //
 // An attempt moves through stages, each on the resource it needs and no
@@ -33,6 +33,7 @@
 #include "llm/model_profile.h"
 #include "llm/prompt.h"
 #include "llm/provider.h"
+#include "worker/land.h"
 #include "worker/permits.h"
 #include "worker/sandbox.h"
 #include "worker/session.h"
@@ -62,6 +63,9 @@ struct RunnerOptions {
   // Blob uploads and downloads retried while the coordinator cannot be
   // reached (worker/transfer_retry.h).
   TransferRetry transfers;
+  // An environment variable holding a token git may use to push (through
+  // GIT_ASKPASS). Empty: git's own credentials only.
+  std::string git_token_env;
   // Where attempt spans go (not owned): attempt → llm.request,
   // semaphore.wait, check, build, under the Assignment's traceparent.
   // Null: none are recorded.
@@ -101,6 +105,9 @@ class Runner : public TaskRunner {
   void Prepare(const AttemptPtr& at);
   // SELECT: the job's matching files, as a plan (no LLM call).
   void Select(const AttemptPtr& at);
+  // LAND: the job's files that differ from the ref (of `files`, its
+  // artifacts) committed, their patch stored, pushed and proposed.
+  void Land(const AttemptPtr& at, std::vector<QuotedFile> files);
   // Decides whether the attempt creates or edits its file, and how
   // (at->file, at->inputs); the file at the ref comes from the worktree.
   absl::Status PlanFile(const AttemptPtr& at, const kiln::v1::FileSpec& file,
@@ -140,6 +147,8 @@ class Runner : public TaskRunner {
   Sandbox* const sandbox_;
   PermitSource* const permits_;
   RepoCache repos_;
+  HostSandbox host_;  // landing's git and PR commands: outside the sandbox
+  Lander lander_;
 
   mutable Mutex mu_;
   std::map<std::string, AttemptPtr> attempts_ ABSL_GUARDED_BY(mu_);  // by task

@@ -1,12 +1,16 @@
 // The runner's file decisions: SELECT's expansion, whether a file task
 // creates or edits its file, and an edit whose blocks did not all apply.
+#include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
+#include "common/proto_time.h"
 #include "common/trace_attributes.h"
 #include "edit/edit_format.h"
 #include "edit/select.h"
+#include "edit/text_file.h"
 #include "worker/file_task.h"
 #include "worker/runner.h"
 #include "worker/runner_internal.h"
@@ -78,6 +82,56 @@ void Runner::EditFailed(const AttemptPtr& at, const std::string& failures) {
   *r.add_artifacts() = at->artifact;
   SetError(r.mutable_record()->mutable_error(),
            absl::FailedPreconditionError(failures.substr(0, 400)), false);
+  Finish(at, std::move(r));
+}
+
+void Runner::Land(const AttemptPtr& at, std::vector<QuotedFile> files) {
+  const kiln::v1::Assignment& a = at->a;
+  at->port->LlmDone(a.lease());
+  LandInputs in;
+  in.worktree = at->worktree;
+  in.job = &a.job();
+  in.previous = a.previous_landing();
+  in.token_env = options_.git_token_env;
+  in.commit_time = a.task().has_create_time() ? TimeFromProto(a.task().create_time())
+                                              : absl::UnixEpoch();
+  in.scratch = (std::filesystem::path(options_.work_dir) / "scratch" /
+                absl::StrCat("land-", scratch_seq_.fetch_add(1)))
+                   .string();
+  // Only what differs from the ref goes into the commit.
+  std::sort(files.begin(), files.end(),
+            [](const QuotedFile& x, const QuotedFile& y) { return x.path < y.path; });
+  std::string lines;
+  for (QuotedFile& f : files) {
+    absl::StatusOr<absl::optional<std::string>> base = repos_.ReadBase(a.task().job_id(), f.path);
+    if (base.ok() && base->has_value() && **base == f.content) continue;
+    const std::string before = base.ok() && base->has_value() ? ToLf(**base) : std::string();
+    const LineDelta d = CountLineChanges(before, ToLf(f.content));
+    absl::StrAppend(&lines, "- ", f.path, " (+", d.added, " -", d.removed, ")\n");
+    in.files.push_back({f.path, std::move(f.content)});
+  }
+  in.summary = absl::StrCat("Changed ", in.files.size(), in.files.size() == 1 ? " file" : " files",
+                            ":\n", lines);
+  LandOutcome o = lander_.Land(in, &at->cancel);
+  std::error_code ec;
+  std::filesystem::remove_all(in.scratch, ec);
+  if (at->dropped) return Finish(at, {});
+  TaskResult r;
+  if (!o.patch.empty()) {
+    absl::StatusOr<kiln::v1::Digest> d = Upload(at, o.patch);
+    if (!d.ok()) {
+      return Fail(at, TaskResult::OUTCOME_RETRYABLE,
+                  absl::UnavailableError(absl::StrCat("upload of the patch: ", d.status().message())));
+    }
+    *o.landing.mutable_patch() = *d;
+  }
+  *r.mutable_land() = o.landing;
+  if (o.error.ok()) {
+    r.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
+  } else {
+    r.set_outcome(o.retryable ? TaskResult::OUTCOME_RETRYABLE : TaskResult::OUTCOME_FAILED);
+    SetError(r.mutable_record()->mutable_error(), o.error, o.retryable);
+  }
   Finish(at, std::move(r));
 }
 
