@@ -240,11 +240,13 @@ absl::StatusOr<kiln::v1::Report> Client::GetReport(const std::string& batch_id) 
 absl::Status Client::Fetch(
     const std::string& batch_id, const std::string& job_id,
     const std::function<absl::Status(const kiln::v1::Artifact&, const std::string&)>&
-        on_artifact) {
+        on_artifact,
+    bool patches) {
   auto ctx = Context(absl::Minutes(10));
   kiln::v1::FetchArtifactsRequest request;
   request.set_batch_id(batch_id);
   request.set_job_id(job_id);
+  request.set_patches(patches);
   auto reader = stub_->FetchArtifacts(ctx.get(), request);
   kiln::v1::FetchArtifactsResponse item;
   kiln::v1::Artifact current;

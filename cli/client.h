@@ -47,10 +47,12 @@ class Client {
                                          const std::string& reason);
   absl::StatusOr<kiln::v1::Report> GetReport(const std::string& batch_id);
 
-  // Calls `on_artifact` with each generated file and its content.
+  // Calls `on_artifact` with each generated file and its content (with
+  // `patches`, each landed job's patch instead, named "<job>.patch").
   absl::Status Fetch(const std::string& batch_id, const std::string& job_id,
                      const std::function<absl::Status(const kiln::v1::Artifact&,
-                                                      const std::string&)>& on_artifact);
+                                                      const std::string&)>& on_artifact,
+                     bool patches = false);
 
   // Streams the batch's events after `after_sequence` until its terminal
   // event (or, with `stop_at` > 0, until that sequence). A broken stream is

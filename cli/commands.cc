@@ -14,6 +14,7 @@
 #include "cli/context.h"
 #include "cli/flags.h"
 #include "cli/html_report.h"
+#include "cli/land_commands.h"
 #include "cli/local_cluster.h"
 #include "cli/plan.h"
 #include "cli/render.h"
@@ -51,6 +52,34 @@ int Traced(Ctx& c, const std::string& name, Fn body) {
   return rc;
 }
 
+// The cluster a run submits to: the embedded default (started here), or the
+// coordinator of the settings.
+absl::Status OpenForRun(Ctx& c, const ModelCatalog& models, bool embedded,
+                        std::unique_ptr<LocalCluster>* cluster, std::unique_ptr<Client>* client) {
+  if (embedded) {
+    LocalClusterOptions lo = EmbeddedOptions(c.settings);
+    lo.telemetry = c.telemetry;
+    absl::StatusOr<std::unique_ptr<LocalCluster>> lc = LocalCluster::Start(lo, &models);
+    if (!lc.ok()) return lc.status();
+    *cluster = std::move(*lc);
+    absl::StatusOr<std::unique_ptr<Client>> cl =
+        Client::Connect((*cluster)->endpoint(), absl::Seconds(10));
+    if (!cl.ok()) return cl.status();
+    *client = std::move(*cl);
+    c.out << "kiln: " << (*cluster)->Describe() << "\n";
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::unique_ptr<Client>> cl = Connect(c, nullptr, &models);
+  if (!cl.ok()) return cl.status();
+  *client = std::move(*cl);
+  return absl::OkStatus();
+}
+
+// Follows a submitted batch to its end, writes its files and prints the
+// report; the exit code.
+int FollowAndReport(Ctx& c, Client* client, LocalCluster* cluster, bool embedded,
+                    const std::string& batch_id, const std::string& resume_hint);
+
 int RunBatch(Ctx& c, Span* span) {
   const std::string file = c.args.positional[0];
   absl::StatusOr<ModelCatalog> models = Models(c);
@@ -63,25 +92,18 @@ int RunBatch(Ctx& c, Span* span) {
   std::string batch_id;
   if (embedded) {
     if (absl::Status s = Validate(*spec, *models); !s.ok()) return Fail(c, s);
-    LocalClusterOptions lo = EmbeddedOptions(c.settings);
-    lo.telemetry = c.telemetry;
-    absl::StatusOr<std::unique_ptr<LocalCluster>> lc = LocalCluster::Start(lo, &*models);
-    if (!lc.ok()) return Fail(c, lc.status());
-    cluster = std::move(*lc);
-    absl::StatusOr<std::unique_ptr<Client>> cl =
-        Client::Connect(cluster->endpoint(), absl::Seconds(10));
-    if (!cl.ok()) return Fail(c, cl.status());
-    client = std::move(*cl);
-    c.out << "kiln: " << cluster->Describe() << "\n";
+    if (absl::Status s = OpenForRun(c, *models, true, &cluster, &client); !s.ok()) {
+      return Fail(c, s);
+    }
     absl::StatusOr<std::string> id =
         SubmitOrResume(c, client.get(), *spec, file, span->context());
     if (!id.ok()) return Fail(c, id.status());
     batch_id = *id;
   } else {
     if (absl::Status s = ValidateLocal(*spec); !s.ok()) return Fail(c, s);
-    absl::StatusOr<std::unique_ptr<Client>> cl = Connect(c, nullptr, &*models);
-    if (!cl.ok()) return Fail(c, cl.status());
-    client = std::move(*cl);
+    if (absl::Status s = OpenForRun(c, *models, false, &cluster, &client); !s.ok()) {
+      return Fail(c, s);
+    }
     absl::StatusOr<kiln::v1::SubmitBatchResponse> r =
         client->Submit(SubmitRequest(*spec, NewRequestId()), span->context());
     if (!r.ok()) return Fail(c, r.status());
@@ -89,17 +111,22 @@ int RunBatch(Ctx& c, Span* span) {
   }
   span->SetString("kiln.batch.id", batch_id);
   c.out << "kiln: batch " << batch_id << " from " << file << "\n";
-  PrintTrace(c, client.get(), batch_id);
-  c.out.flush();
+  return FollowAndReport(c, client.get(), cluster.get(), embedded, batch_id,
+                         absl::StrCat("run `kiln run ", file, "` again to resume it"));
+}
 
-  absl::StatusOr<kiln::v1::Batch> batch = Follow(c, client.get(), batch_id);
+int FollowAndReport(Ctx& c, Client* client, LocalCluster* cluster, bool embedded,
+                    const std::string& batch_id, const std::string& resume_hint) {
+  PrintTrace(c, client, batch_id);
+  c.out.flush();
+  absl::StatusOr<kiln::v1::Batch> batch = Follow(c, client, batch_id);
   if (!batch.ok()) {
     if (absl::IsCancelled(batch.status())) {
       if (embedded) {
         cluster->Stop();
         c.out << "kiln: stopped. Batch " << batch_id << " is saved in "
-              << c.settings.Get("state_dir") << "; run `kiln run " << file
-              << "` again to resume it (finished files are kept).\n";
+              << c.settings.Get("state_dir") << "; " << resume_hint
+              << " (finished files are kept).\n";
       } else {
         c.out << "kiln: detached. Batch " << batch_id << " keeps running on "
               << client->endpoint().target << ": `kiln watch " << batch_id
@@ -110,7 +137,7 @@ int RunBatch(Ctx& c, Span* span) {
     return Fail(c, batch.status());
   }
   const std::string out = c.args.Get("out", "kiln-out");
-  absl::StatusOr<std::map<std::string, int>> written = FetchTo(client.get(), *batch, "", out);
+  absl::StatusOr<std::map<std::string, int>> written = FetchTo(client, *batch, "", out);
   if (!written.ok()) return Fail(c, written.status());
   for (const auto& [dir, n] : *written) {
     c.out << "kiln: wrote " << n << (n == 1 ? " file" : " files") << " to " << dir << "/\n";
@@ -118,9 +145,50 @@ int RunBatch(Ctx& c, Span* span) {
   // The embedded sim runs at --time_scale; a remote cluster's scale is its own.
   const double scale =
       embedded && c.settings.Get("provider") == "sim" ? c.settings.Double("time_scale") : 1;
-  if (absl::Status s = PrintReport(client.get(), *batch, scale, c.out); !s.ok()) return Fail(c, s);
+  if (absl::Status s = PrintReport(client, *batch, scale, c.out); !s.ok()) return Fail(c, s);
   if (cluster) cluster->Stop();
   return ExitFor(batch->state());
+}
+
+// `kiln retry`: a new batch of the jobs that did not land (--failed) or of
+// all of them; their finished tasks come from the result cache.
+int RetryBatch(Ctx& c, Span* span) {
+  absl::StatusOr<ModelCatalog> models = Models(c);
+  if (!models.ok()) return Fail(c, models.status());
+  const bool embedded = c.settings.Get("coordinator").empty();
+  std::unique_ptr<LocalCluster> cluster;
+  std::unique_ptr<Client> client;
+  if (absl::Status s = OpenForRun(c, *models, embedded, &cluster, &client); !s.ok()) {
+    return Fail(c, s);
+  }
+  absl::StatusOr<std::string> id = BatchArg(c, client.get());
+  if (!id.ok()) return Fail(c, id.status());
+  absl::StatusOr<kiln::v1::Batch> old = client->GetBatch(*id, kiln::v1::BATCH_VIEW_FULL);
+  if (!old.ok()) return Fail(c, old.status());
+  if (!IsTerminal(old->state())) {
+    return Fail(c, absl::FailedPreconditionError(absl::StrCat(
+        "batch ", *id, " is still ", Name(old->state()), "; retry it once it has ended")));
+  }
+  ParsedSpec spec;
+  spec.file = absl::StrCat("retry of ", *id);
+  spec.batch = RetrySpec(*old, c.args.Flag("failed"));
+  if (spec.batch.jobs_size() == 0) {
+    c.out << "kiln: every job of batch " << *id << " landed; nothing to retry\n";
+    if (cluster) cluster->Stop();
+    return 0;
+  }
+  absl::StatusOr<kiln::v1::SubmitBatchResponse> r =
+      client->Submit(SubmitRequest(spec, NewRequestId()), span->context());
+  if (!r.ok()) return Fail(c, r.status());
+  span->SetString("kiln.batch.id", r->batch().id());
+  c.out << "kiln: batch " << r->batch().id() << " retries " << spec.batch.jobs_size()
+        << (spec.batch.jobs_size() == 1 ? " job" : " jobs") << " of " << *id << "\n";
+  return FollowAndReport(c, client.get(), cluster.get(), embedded, r->batch().id(),
+                         absl::StrCat("`kiln watch ", r->batch().id(), "` follows it"));
+}
+
+int CmdRetry(Ctx& c) {
+  return Traced(c, "kiln retry", [&c](Span* span) { return RetryBatch(c, span); });
 }
 
 int CmdRun(Ctx& c) {
@@ -293,6 +361,13 @@ int CmdFetch(Ctx& c) {
             absl::StrCat("--job: batch ", *id, " has no job \"", c.args.Get("job"), "\"")));
       }
     }
+    if (c.args.Flag("patches")) {
+      absl::StatusOr<int> n = WritePatches(client, *id, job_id, c.args.Get("out", "kiln-out"));
+      if (!n.ok()) return Fail(c, n.status());
+      c.out << "wrote " << *n << (*n == 1 ? " patch" : " patches") << " to "
+            << c.args.Get("out", "kiln-out") << "/\n";
+      return 0;
+    }
     absl::StatusOr<std::map<std::string, int>> written =
         FetchTo(client, *b, job_id, c.args.Get("out", "kiln-out"));
     if (!written.ok()) return Fail(c, written.status());
@@ -421,8 +496,36 @@ const std::vector<Entry>& Commands() {
        CmdCancel},
       {{"fetch", "[BATCH]", "Download a batch's generated files.",
         "Writes the latest successful version of every file to DIR/<job name>/<path>.",
-        {{"out", "DIR", "destination", "kiln-out"}, {"job", "NAME", "only this job", ""}}, 0, 1},
+        {{"out", "DIR", "destination", "kiln-out"},
+         {"job", "NAME", "only this job", ""},
+         {"patches", "", "write each landed job's commit as DIR/<job>.patch instead", ""}},
+        0, 1},
        CmdFetch},
+      {{"diff", "[BATCH]", "Print the patches of a batch's landed changes.",
+        "One `git format-patch` per job whose `land` committed a change: the preview of a "
+        "batch with push: false, where every change is a patch and nothing else.",
+        {{"job", "NAME", "only this job", ""}},
+        0, 1},
+       [](Ctx& c) { return WithClient(c, true, [&](Client* cl, bool) { return Diff(c, cl); }); }},
+      {{"apply", "[BATCH]", "Apply a job's patch to a local clone, as a commit on a new branch.",
+        "Checks out a new branch (the job's landing branch, or --branch) in the clone at "
+        "--repo and applies the job's patch there with `git am` (the commit keeps Kiln's "
+        "author and message).\n\n  kiln apply --job=svc-000 --repo=../svc-000",
+        {{"job", "NAME", "the job whose patch (required)", ""},
+         {"repo", "DIR", "a clone of the job's repository (required)", ""},
+         {"branch", "NAME", "the new branch", "the job's landing branch"}},
+        0, 1},
+       [](Ctx& c) { return WithClient(c, true, [&](Client* cl, bool) { return Apply(c, cl); }); }},
+      {{"retry", "[BATCH]", "Run a finished batch's jobs again as a new batch.",
+        "With --failed, only the jobs that did not land: failed, cancelled, or whose landing "
+        "failed or was rejected. Finished tasks come from the result cache, so only what "
+        "failed runs again; a job with `land` updates the same branch and pull request. "
+        "Follows the new batch like `kiln run`.",
+        {{"failed", "", "only the jobs that did not land", ""},
+         {"out", "DIR", "where the generated files go, one folder per job", "kiln-out"},
+         kPlain},
+        0, 1},
+       CmdRetry},
       {{"report", "[BATCH]", "Where a batch's time and money went.",
         "Wall time against the critical-path lower bound, tokens by billing kind, the "
         "cache-hit rate, cost against the uncached cost, time per phase and per model, and "

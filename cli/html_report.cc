@@ -244,6 +244,27 @@ std::string HtmlReport(const kiln::v1::Report& r, const kiln::v1::Batch& b) {
       HtmlEscape(title), "</title>\n<style>", kStyle, "</style></head><body>\n<h1>",
       HtmlEscape(title), "</h1>\n<pre class=\"summary\">", HtmlEscape(FormatReport(r, b)),
       "</pre>\n");
+  // Per repository: where its change stands.
+  const std::vector<std::vector<std::string>> landing = LandingRows(b);
+  if (!landing.empty()) {
+    absl::StrAppend(&out, "<h2>Repositories</h2>\n<p>", HtmlEscape(LandingCounts(b)),
+                    "</p>\n<table>");
+    for (size_t i = 0; i < landing.size(); ++i) {
+      out += "<tr>";
+      for (size_t k = 0; k < landing[i].size(); ++k) {
+        const std::string& cell = landing[i][k];
+        const bool link = i > 0 && k + 1 == landing[i].size() &&
+                          (cell.rfind("https://", 0) == 0 || cell.rfind("http://", 0) == 0);
+        absl::StrAppend(&out, i == 0 ? "<th class=\"l\">" : "<td class=\"l\">",
+                        link ? absl::StrCat("<a href=\"", HtmlEscape(cell), "\">",
+                                            HtmlEscape(cell), "</a>")
+                             : HtmlEscape(cell),
+                        i == 0 ? "</th>" : "</td>");
+      }
+      out += "</tr>\n";
+    }
+    out += "</table>\n";
+  }
   const std::string cut =
       r.tasks_size() > kMaxGraphTasks
           ? absl::StrCat("<p>Showing the first ", kMaxGraphTasks, " of ", r.tasks_size(),
@@ -253,7 +274,9 @@ std::string HtmlReport(const kiln::v1::Report& r, const kiln::v1::Batch& b) {
                   "<p class=\"legend\"><span style=\"background:#8e6bbf\">PLAN</span>"
                   "<span style=\"background:#3b7dd8\">GENERATE</span>"
                   "<span style=\"background:#e0913a\">REPAIR</span>"
-                  "<span style=\"background:#3aa76d\">BUILD</span> red outline: critical "
+                  "<span style=\"background:#3aa76d\">BUILD</span>"
+                  "<span style=\"background:#6b8e8e\">SELECT</span>"
+                  "<span style=\"background:#b05f8e\">LAND</span> red outline: critical "
                   "path</p>\n");
   absl::StrAppend(&out, "<h2>Dependency graph</h2>\n", cut, "<div class=\"scroll\">",
                   DagSvg(r), "</div>\n");

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "cli/format.h"
 #include "common/proto_time.h"
 #include "common/usage.h"
@@ -84,6 +86,57 @@ std::string Counts(const kiln::v1::TaskCounts& c) {
 
 }  // namespace
 
+std::string LandingStateOf(const kiln::v1::Job& j) {
+  if (j.has_landing() && j.landing().state() != kiln::v1::LANDING_STATE_UNSPECIFIED) {
+    absl::string_view name = kiln::v1::LandingState_Name(j.landing().state());
+    absl::ConsumePrefix(&name, "LANDING_STATE_");
+    return std::string(name);
+  }
+  if (!j.spec().has_land()) return "-";
+  if (j.state() == kiln::v1::JOB_STATE_FAILED || j.state() == kiln::v1::JOB_STATE_CANCELLED) {
+    return "FAILED";
+  }
+  return "-";
+}
+
+bool DidNotLand(const kiln::v1::Job& j) {
+  if (j.state() == kiln::v1::JOB_STATE_FAILED || j.state() == kiln::v1::JOB_STATE_CANCELLED) {
+    return true;
+  }
+  const std::string s = LandingStateOf(j);
+  return s == "FAILED" || s == "PUSH_REJECTED";
+}
+
+std::vector<std::vector<std::string>> LandingRows(const kiln::v1::Batch& b) {
+  std::vector<std::vector<std::string>> rows;
+  for (const kiln::v1::Job& j : b.jobs()) {
+    if (!j.spec().has_land()) continue;
+    if (rows.empty()) rows.push_back({"REPO", "LANDING", "BRANCH", "COMMIT", "FILES", "PR / WHY"});
+    const kiln::v1::Landing& l = j.landing();
+    std::string why = l.pr_url();
+    if (why.empty()) why = l.message();
+    if (why.empty() && DidNotLand(j)) why = j.error().message();
+    if (why.size() > 100) why = why.substr(0, 97) + "...";
+    for (char& ch : why) {
+      if (ch == '\n') ch = ' ';
+    }
+    rows.push_back({j.spec().name(), LandingStateOf(j), l.branch().empty() ? "-" : l.branch(),
+                    l.commit().empty() ? "-" : l.commit().substr(0, 12),
+                    absl::StrCat(l.files_size()), why.empty() ? "-" : why});
+  }
+  return rows;
+}
+
+std::string LandingCounts(const kiln::v1::Batch& b) {
+  std::map<std::string, int> counts;
+  for (const kiln::v1::Job& j : b.jobs()) {
+    if (j.spec().has_land()) counts[LandingStateOf(j)]++;
+  }
+  std::vector<std::string> parts;
+  for (const auto& [state, n] : counts) parts.push_back(absl::StrCat(n, " ", state));
+  return absl::StrJoin(parts, ", ");
+}
+
 std::string FormatStatus(const kiln::v1::Batch& b, absl::Time now) {
   std::string out = absl::StrCat("batch ", b.id(), b.spec().name().empty() ? "" : " (",
                                  b.spec().name(), b.spec().name().empty() ? "" : ")", ": ",
@@ -109,6 +162,9 @@ std::string FormatStatus(const kiln::v1::Batch& b, absl::Time now) {
                       Usd(j.cost_usd()), j.error().message()});
     }
     absl::StrAppend(&out, "\n", Table(rows));
+  }
+  if (const auto landing = LandingRows(b); !landing.empty()) {
+    absl::StrAppend(&out, "\nlanding   ", LandingCounts(b), "\n", Table(landing));
   }
   return out;
 }
@@ -150,6 +206,13 @@ std::string FormatReport(const kiln::v1::Report& r, const kiln::v1::Batch& b,
   }
   if (!unchanged_jobs.empty()) {
     absl::StrAppend(&out, "unchanged ", absl::StrJoin(unchanged_jobs, "; "), "\n");
+  }
+  if (const auto landing = LandingRows(b); !landing.empty()) {
+    absl::StrAppend(&out, "landing   ", LandingCounts(b), "\n");
+    const std::string table = Table(landing);
+    for (absl::string_view line : absl::StrSplit(table, '\n')) {
+      if (!line.empty()) absl::StrAppend(&out, "  ", line, "\n");
+    }
   }
   const absl::Duration wall = DurationFromProto(r.wall_time());
   const absl::Duration bound = DurationFromProto(r.lower_bound()) / time_scale;

@@ -14,6 +14,18 @@ namespace cli {
 
 // The batch (FULL view): state, task counts, usage and cost, then a table
 // of its jobs with their errors. `now` dates the "ago" of its times.
+// A job's landing state as shown: the landing's state, FAILED for a job
+// with `land` that failed before it, "-" for one not landed (yet) or
+// without `land`.
+std::string LandingStateOf(const kiln::v1::Job& job);
+// Whether the job's change did not land: it failed, or its landing failed
+// or was rejected (what `kiln retry --failed` resubmits).
+bool DidNotLand(const kiln::v1::Job& job);
+// The per-repo landing table (header and one row per job), and the counts
+// by state ("3 PUSHED, 1 UNCHANGED"); empty when no job has `land`.
+std::vector<std::vector<std::string>> LandingRows(const kiln::v1::Batch& b);
+std::string LandingCounts(const kiln::v1::Batch& b);
+
 std::string FormatStatus(const kiln::v1::Batch& batch, absl::Time now);
 
 // A table of batches (BASIC view), newest first.

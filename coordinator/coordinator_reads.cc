@@ -225,6 +225,27 @@ absl::StatusOr<std::vector<kiln::v1::Artifact>> Coordinator::Artifacts(
   }
   const std::string prefix =
       (request.job_id().empty() ? request.batch_id() : request.job_id()) + "/";
+  if (request.patches()) {
+    // Each landed job's commit as a patch, named after the job.
+    std::vector<kiln::v1::Artifact> out;
+    std::vector<std::pair<std::string, kiln::v1::Digest>> found;
+    for (const auto& [job_id, landing] : landings_) {
+      const bool in_scope = request.job_id().empty()
+                                ? absl::StartsWith(job_id, request.batch_id() + "/")
+                                : job_id == request.job_id();
+      if (in_scope && landing.has_patch()) found.emplace_back(job_id, landing.patch());
+    }
+    std::sort(found.begin(), found.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [job_id, digest] : found) {
+      kiln::v1::Artifact a;
+      a.set_job_id(job_id);
+      a.set_path(absl::StrCat(JobId::Parse(job_id).name(), ".patch"));
+      *a.mutable_digest() = digest;
+      out.push_back(std::move(a));
+    }
+    return out;
+  }
   std::vector<kiln::v1::Task> tasks;
   KILN_RETURN_IF_ERROR(store_->Scan(
       Cf::kTasks, prefix, "", [&tasks](absl::string_view, absl::string_view v) {
