@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cli/render.h"
 #include "common/repo_file.h"
 #include "common/subprocess.h"
@@ -52,9 +53,21 @@ absl::StatusOr<std::vector<std::pair<kiln::v1::Artifact, std::string>>> Patches(
   return out;
 }
 
-// Runs `argv` in `cwd`; its output, or an error with it.
+// git, from PATH (Subprocess runs a path, not a name).
+std::string GitBinary() {
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/bin", ':')) {
+    const fs::path candidate = fs::path(std::string(dir)) / "git";
+    std::error_code ec;
+    if (fs::exists(candidate, ec)) return candidate.string();
+  }
+  return "/usr/bin/git";
+}
+
+// Runs git `argv` in `repo`; its output, or an error with it.
 absl::StatusOr<std::string> RunIn(const std::string& repo, std::vector<std::string> argv) {
   argv.insert(argv.begin() + 1, {"-C", repo});
+  argv[0] = GitBinary();
   const std::string log = (fs::temp_directory_path() /
                            absl::StrCat("kiln-apply-", getpid(), ".log")).string();
   auto p = Subprocess::Start(argv, {{"GIT_TERMINAL_PROMPT", "0"}}, log);
