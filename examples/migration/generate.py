@@ -33,6 +33,95 @@ INSTRUCTIONS = ("Migrate from the legacy `http_client` module to `transport.Sess
                 "`http_client.get(` with `Session().get(` and `http_client.post(` with "
                 "`Session().post(`. Keep every other line as it is.")
 
+# The shared, cached part of every prompt: the same in every repo, so one
+# request writes it to the provider's cache and every other edit reads it.
+GUIDE = """The transport library replaces the legacy http_client module in every service.
+
+Reference (package `transport`, already installed in every service's environment):
+
+class Session:
+    Session(base_url: str = "", *, timeout: float = 10.0, retries: int = 3,
+            backoff: float = 0.1, user_agent: str = "service")
+        One session per upstream; thread-safe; reuses pooled connections.
+        A Session() with no arguments talks to the service mesh's local proxy,
+        which routes by path, so call sites need no base URL.
+    get(path, **kwargs) -> Response: an idempotent GET; retried on connection
+        errors and 5xx with exponential backoff and full jitter.
+    post(path, *, json=None, **kwargs) -> Response: never retried (a POST may
+        create a resource twice).
+    put/delete(path, **kwargs): idempotent, retried like get.
+    request(method, path, *, params=None, json=None, headers=None,
+            timeout=None, idempotent=None) -> Response
+    close(): closes the pooled connections; sessions are context managers.
+
+class Response:
+    status: int; headers: dict; body: bytes
+    json() -> object: the body decoded; raises ValueError when it is not JSON.
+    raise_for_status(): raises transport.StatusError for a 4xx or 5xx.
+
+transport.TransportError(upstream, cause): connection failures and timeouts.
+transport.StatusError(upstream, status, body): an error status after retries.
+
+Compatibility with http_client:
+- `http_client.get(url, timeout=N)` and `Session().get(url, timeout=N)` take
+  the same arguments and return the same Response shape, so the call sites
+  change in name only; `.json()` works the same.
+- `http_client.post(url, json=..., timeout=N)` maps to `Session().post(...)`
+  with the same arguments.
+- The legacy module's implicit retries of POSTs are gone: that is intended.
+- Timeouts keep their values in this step; a later change moves them to
+  per-upstream defaults.
+
+How to migrate a module:
+1. Replace the import of the legacy module with the import of Session.
+2. Rename each call site, keeping its arguments exactly as they are.
+3. Change nothing else: no reformatting, no renamed variables, no new
+   helpers, no reordered functions, no comments added or removed. Reviewers
+   read the diff; a diff that is the migration and only the migration is
+   approved in minutes, one with unrelated edits is sent back.
+4. Files that do not use the legacy module are not touched at all.
+5. Tests are migrated in a separate change (they mock the legacy module).
+
+Behaviour that changes with the migration (none of it needs code changes in
+this step, but reviewers ask):
+- Connection reuse: Session pools connections per process, so a module that
+  made many calls in a loop gets faster; nothing to change.
+- Retries: GET, PUT and DELETE are retried up to 3 times with backoff
+  (100 ms, 200 ms, 400 ms, with jitter); POST is never retried. The legacy
+  client retried everything, including POSTs that create orders and
+  invoices, which is how duplicate invoices happened last quarter.
+- Errors: the legacy client returned a Response with status 0 on connection
+  failures; Session raises transport.TransportError instead. Call sites that
+  checked `resp.status == 0` are handled in the error-handling change, not
+  here.
+- Tracing: Session propagates the W3C traceparent of the current span, so
+  upstream calls show up in the trace of the request that made them.
+- Metrics: every call is counted per upstream and status in the mesh
+  dashboards; the legacy client's per-module counters are retired.
+- Headers: Session sends `user-agent: <service>/<version>`; the legacy
+  client sent `python-requests`. Upstreams that allow-listed the old agent
+  were updated before the migration started.
+- Timeouts: `timeout=` keeps meaning seconds for the whole call, including
+  retries' backoff, as it did in the legacy client.
+
+What a correct edit of one module looks like:
+
+    before                                      after
+    import http_client                          from transport import Session
+    resp = http_client.get(path, timeout=5)     resp = Session().get(path, timeout=5)
+    resp = http_client.post(path, json=p,       resp = Session().post(path, json=p,
+                            timeout=5)                                 timeout=5)
+
+Every other line of the module is the same byte for byte, blank lines and
+comments included, and the module still compiles.
+
+Review notes from the first services migrated: a few diffs reformatted whole
+files (rejected), one replaced `timeout=` values with constants (out of
+scope), one left a stray `import http_client` behind (the module is deleted
+next week, so that service would have failed to start). Check every call
+site and the import.
+"""
+
 NOUNS = ["user", "order", "item", "invoice", "payment", "shipment", "review",
          "coupon", "address", "refund", "account", "report"]
 
@@ -189,6 +278,9 @@ def main():
               f"    model: {a.model}",
               "    context:",
               f"      system: \"{SYSTEM}\"",
+              "      instructions: |"]
+    lines += ["        " + l if l else "" for l in GUIDE.strip().splitlines()]
+    lines += [
               f"    instructions: \"{INSTRUCTIONS}\"",
               "    select:",
               "      glob: \"service/**/*.py\"",
