@@ -156,7 +156,7 @@ LandOutcome Lander::Land(const LandInputs& in, Cancellation* cancel) {
   const std::string name = land.author().name().empty() ? "Kiln" : land.author().name();
   const std::string email =
       land.author().email().empty() ? "kiln@localhost" : land.author().email();
-  const std::string date = absl::StrCat(absl::ToUnixSeconds(in.commit_time), " +0000");
+  const std::string date = absl::StrCat("@", absl::ToUnixSeconds(in.commit_time), " +0000");
   absl::StatusOr<std::string> commit =
       git.Out({"commit-tree", LastLine(*tree), "-p", l.base_commit(), "-F", message_file},
               {{"GIT_AUTHOR_NAME", name},
