@@ -21,6 +21,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/subprocess.h"
@@ -236,6 +237,79 @@ TEST(EmbeddedRun, MigrationEditsOnlyTheFilesUsingTheClient) {
   ASSERT_EQ(plan.code, 0) << plan.err;
   EXPECT_TRUE(absl::StrContains(plan.out, "4 files selected in")) << plan.out;
   EXPECT_TRUE(absl::StrContains(plan.out, "(no matching files)")) << plan.out;
+}
+
+TEST(EmbeddedRun, ChangesLandAsOneCommitPerRepoPushedToTheirRemotes) {
+  const std::string dir = Workdir("landing");
+  ASSERT_EQ(Sh(absl::StrCat("python3 examples/migration/generate.py --repos 3 --migrated 1 "
+                            "--land --out ",
+                            dir, "/m >/dev/null")),
+            0);
+  const std::string repos = dir + "/m/repos";
+  auto git = [&](const std::string& repo, const std::string& args) {
+    const std::string out = dir + "/git.out";
+    Sh(absl::StrCat("git -C ", repos, "/", repo, " ", args, " >", out, " 2>&1"));
+    std::string text = Slurp(out);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  };
+  const std::string branch = "kiln/http-client-migration";
+  Result r = Kiln(dir, absl::StrCat("run ", kFast, " m/batch.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "landing   2 PUSHED, 1 UNCHANGED")) << r.out;
+  std::map<std::string, std::string> first;
+  for (const char* svc : {"svc-000", "svc-001"}) {
+    const std::string remote = absl::StrCat(svc, ".remote.git");
+    EXPECT_EQ(git(remote, "rev-list --count main.." + branch), "1") << svc;
+    EXPECT_EQ(git(remote, "diff --name-only main " + branch),
+              absl::StrJoin(FilesUsingTheClient(absl::StrCat(repos, "/", svc)), "\n"))
+        << svc;
+    first[svc] = git(remote, "rev-parse " + branch);
+  }
+  EXPECT_EQ(git("svc-002.remote.git", "branch --list " + branch), "");  // unchanged: no push
+
+  // A rerun updates the same branches: still one commit on top of main.
+  r = Kiln(dir, absl::StrCat("run ", kFast, " m/batch.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  for (const char* svc : {"svc-000", "svc-001"}) {
+    const std::string remote = absl::StrCat(svc, ".remote.git");
+    EXPECT_EQ(git(remote, "rev-list --count main.." + branch), "1") << svc;
+    EXPECT_NE(git(remote, "rev-parse " + branch), first[svc]) << svc;
+  }
+
+  // Someone else pushes to svc-001's branch: the next run is rejected there,
+  // and its patch can still be fetched.
+  Sh(absl::StrCat("git clone -q ", repos, "/svc-001.remote.git ", dir, "/other && cd ", dir,
+                  "/other && git checkout -q ", branch, " && echo x > x.txt && git add x.txt && ",
+                  "git -c user.email=o@o -c user.name=o commit -qm theirs && git push -q origin ",
+                  branch));
+  const std::string theirs = git("svc-001.remote.git", "rev-parse " + branch);
+  r = Kiln(dir, absl::StrCat("run ", kFast, " m/batch.yaml"));
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "PUSH_REJECTED")) << r.out;
+  EXPECT_EQ(git("svc-001.remote.git", "rev-parse " + branch), theirs);
+  Result status = Kiln(dir, "status");
+  EXPECT_TRUE(absl::StrContains(status.out, "landing   1 PUSHED, 1 PUSH_REJECTED, 1 UNCHANGED"))
+      << status.out;
+  Result json = Kiln(dir, "status --json");
+  EXPECT_TRUE(absl::StrContains(json.out, "LANDING_STATE_PUSH_REJECTED")) << json.out;
+  Result patches = Kiln(dir, "fetch --patches --out=patches");
+  ASSERT_EQ(patches.code, 0) << patches.err;
+  EXPECT_TRUE(absl::StrContains(Slurp(dir + "/patches/svc-001.patch"), "Subject: [PATCH]"));
+  Result diff = Kiln(dir, "diff --job=svc-000");
+  EXPECT_TRUE(absl::StrContains(diff.out, "-import http_client")) << diff.out;
+
+  // Only the job that did not land runs again.
+  Result retry = Kiln(dir, "retry --failed --plain --time_scale=50");
+  EXPECT_EQ(retry.code, 1) << retry.out << retry.err;  // still rejected
+  EXPECT_TRUE(absl::StrContains(retry.out, "retries 1 job of")) << retry.out;
+
+  // The rejected change's patch applies to a clone as a commit on a new
+  // branch (the newest batch is the retry's).
+  Sh(absl::StrCat("git clone -q ", repos, "/svc-001 ", dir, "/clone"));
+  Result apply = Kiln(dir, absl::StrCat("apply --job=svc-001 --repo=", dir, "/clone"));
+  ASSERT_EQ(apply.code, 0) << apply.err;
+  EXPECT_EQ(Sh(absl::StrCat("git -C ", dir, "/clone diff --quiet main~0 ", branch, "~1")), 0);
 }
 
 TEST(EmbeddedRun, InterruptedRunResumesFromWhatHadFinished) {
