@@ -431,3 +431,50 @@ files:
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(SpecValidation, LandTemplatesBranchesAndCredentials) {
+  EXPECT_EQ(Problems(R"(name: m
+repo: {url: "https://bot:s3cr3t@git.example/svc.git"}
+model: gpt-4o-mini
+files: [{path: a.py, instructions: x}]
+land:
+  branch: "kiln/{ticket}"
+  remote: "https://bot:s3cr3t@git.example/fork.git"
+  pr: {command: "gh pr create"}
+)").find("s3cr3t"),
+            std::string::npos);  // the secret is never echoed
+  const std::string p = Problems(R"(name: m
+repo: {url: "https://bot:s3cr3t@git.example/svc.git"}
+model: gpt-4o-mini
+files: [{path: a.py, instructions: x}]
+land:
+  branch: "kiln/{ticket}"
+  remote: "https://bot:s3cr3t@git.example/fork.git"
+  pr: {command: "gh pr create"}
+)");
+  EXPECT_NE(p.find("repo.url: holds a credential"), std::string::npos) << p;
+  EXPECT_NE(p.find("land.remote: holds a credential"), std::string::npos) << p;
+  EXPECT_NE(p.find("land.branch: unknown placeholder {ticket}"), std::string::npos) << p;
+  EXPECT_NE(p.find("land.pr.command: needs push: true"), std::string::npos) << p;
+  EXPECT_NE(Problems(R"(name: m
+repo: ./svc
+model: gpt-4o-mini
+files: [{path: a.py, instructions: x}]
+land: {branch: main, push: true}
+)")
+                .find("land.branch: 'main' is protected"),
+            std::string::npos);
+  EXPECT_EQ(Problems(R"(name: m
+repo: {url: "https://x-access-token:${GITHUB_TOKEN}@github.com/o/svc.git"}
+model: gpt-4o-mini
+files: [{path: a.py, instructions: x}]
+land: {branch: "kiln/{batch}-{job}", push: true, pr: {command: "gh pr create", update_command: "gh pr edit"}}
+)"),
+            "");
+}
+
+}  // namespace
+}  // namespace kiln

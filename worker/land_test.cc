@@ -59,7 +59,7 @@ class LandTest : public ::testing::Test {
     land->mutable_author()->set_name("Kiln");
     land->mutable_author()->set_email("kiln@example.com");
     land->set_push(true);
-    land->set_remote(remote_);
+    land->set_remote("file://" + remote_);  // a bare repository on disk
   }
 
   LandInputs Inputs(int when = 1000) {
