@@ -30,6 +30,7 @@
 #include "llm/model_profile.h"
 #include "spec/dag.h"
 #include "spec/spec_parser.h"
+#include "spec/spec_validator.h"
 
 namespace kiln {
 namespace cli {
@@ -172,7 +173,8 @@ int RetryBatch(Ctx& c, Span* span) {
   ParsedSpec spec;
   spec.file = absl::StrCat("retry of ", *id);
   spec.batch = RetrySpec(*old, c.args.Flag("failed"));
-  if (spec.batch.jobs_size() == 0) {
+  const int retried = CountJobs(spec.batch);
+  if (retried == 0) {
     c.out << "kiln: every job of batch " << *id << " landed; nothing to retry\n";
     if (cluster) cluster->Stop();
     return 0;
@@ -181,8 +183,8 @@ int RetryBatch(Ctx& c, Span* span) {
       client->Submit(SubmitRequest(spec, NewRequestId()), span->context());
   if (!r.ok()) return Fail(c, r.status());
   span->SetString("kiln.batch.id", r->batch().id());
-  c.out << "kiln: batch " << r->batch().id() << " retries " << spec.batch.jobs_size()
-        << (spec.batch.jobs_size() == 1 ? " job" : " jobs") << " of " << *id << "\n";
+  c.out << "kiln: batch " << r->batch().id() << " retries " << retried
+        << (retried == 1 ? " job" : " jobs") << " of " << *id << "\n";
   return FollowAndReport(c, client.get(), cluster.get(), embedded, r->batch().id(),
                          absl::StrCat("`kiln watch ", r->batch().id(), "` follows it"));
 }

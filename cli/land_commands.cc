@@ -3,10 +3,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli/render.h"
+#include "spec/spec_validator.h"
 #include "common/repo_file.h"
 #include "common/subprocess.h"
 
@@ -21,9 +23,25 @@ kiln::v1::BatchSpec RetrySpec(const kiln::v1::Batch& batch, bool failed_only) {
   *spec.mutable_policy() = batch.spec().policy();
   spec.set_tenant(batch.spec().tenant());
   *spec.mutable_labels() = batch.spec().labels();
+  // Matrix jobs stay matrix jobs (of the same template, so {name} and the
+  // branch are the same); explicit ones stay explicit.
+  std::map<std::string, const kiln::v1::MatrixRepo*> matrix;
+  const kiln::v1::MatrixSpec& m = batch.spec().matrix();
+  const std::vector<kiln::v1::JobSpec> expanded = ExpandJobs(batch.spec());
+  for (size_t k = static_cast<size_t>(batch.spec().jobs_size()); k < expanded.size(); ++k) {
+    matrix[expanded[k].name()] = &m.repos(static_cast<int>(k) - batch.spec().jobs_size());
+  }
   for (const kiln::v1::Job& j : batch.jobs()) {
     if (failed_only && !DidNotLand(j)) continue;
-    *spec.add_jobs() = j.spec();
+    auto it = matrix.find(j.spec().name());
+    if (it == matrix.end()) {
+      *spec.add_jobs() = j.spec();
+      continue;
+    }
+    *spec.mutable_matrix()->mutable_job() = m.job();
+    kiln::v1::MatrixRepo* r = spec.mutable_matrix()->add_repos();
+    *r->mutable_repo() = it->second->repo();
+    r->set_name(j.spec().name());
   }
   return spec;
 }

@@ -16,7 +16,8 @@ namespace kiln {
 namespace cli {
 
 // The batch to resubmit: the jobs that did not land (`failed_only`), or all
-// of them, as explicit jobs with the original batch's name and policy.
+// of them, with the original batch's name and policy; matrix jobs as a
+// matrix of the same template (so their branches are the same).
 kiln::v1::BatchSpec RetrySpec(const kiln::v1::Batch& batch, bool failed_only);
 
 // `kiln diff [BATCH] [--job=NAME]`: prints the patches.
