@@ -78,8 +78,8 @@ bool EstimateEditsLocally(kiln::v1::JobSpec* job, std::string* note) {
     if (f.expected_tokens() == 0) {
       const auto format = ResolveEditFormat(f.edit_format(), job->edit_format(),
                                             static_cast<int64_t>(size));
-      f.set_expected_tokens(static_cast<int32_t>(
-          std::min<int64_t>(ExpectedEditTokens(static_cast<int64_t>(size), format), 32000)));
+      f.set_expected_tokens(
+          static_cast<int32_t>(ExpectedEditTokens(static_cast<int64_t>(size), format)));
     }
   }
   return true;

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "cli/format.h"
 #include "common/proto_time.h"
 #include "common/states.h"
@@ -54,10 +53,7 @@ std::string FileOutcome(const kiln::v1::TaskStateChanged& t) {
 // "landed: PUSHED kiln/x @ 1a2b3c4 (2 files)".
 std::string LandLine(const kiln::v1::TaskStateChanged& t) {
   const kiln::v1::Landing& l = t.land();
-  std::string state(kiln::v1::LandingState_Name(l.state()));
-  absl::string_view s = state;
-  absl::ConsumePrefix(&s, "LANDING_STATE_");
-  std::string out = absl::StrCat("landed: ", s);
+  std::string out = absl::StrCat("landed: ", Name(l.state()));
   if (!l.branch().empty() && !l.commit().empty()) {
     absl::StrAppend(&out, " ", l.branch(), " @ ", l.commit().substr(0, 7), " (", l.files_size(),
                     l.files_size() == 1 ? " file)" : " files)");

@@ -88,9 +88,7 @@ std::string Counts(const kiln::v1::TaskCounts& c) {
 
 std::string LandingStateOf(const kiln::v1::Job& j) {
   if (j.has_landing() && j.landing().state() != kiln::v1::LANDING_STATE_UNSPECIFIED) {
-    absl::string_view name = kiln::v1::LandingState_Name(j.landing().state());
-    absl::ConsumePrefix(&name, "LANDING_STATE_");
-    return std::string(name);
+    return Name(j.landing().state());
   }
   if (!j.spec().has_land()) return "-";
   if (j.state() == kiln::v1::JOB_STATE_FAILED || j.state() == kiln::v1::JOB_STATE_CANCELLED) {

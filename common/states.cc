@@ -18,6 +18,9 @@ std::string Name(kiln::v1::TaskState s) {
   return Strip(kiln::v1::TaskState_Name(s), "TASK_STATE_");
 }
 std::string Name(kiln::v1::TaskKind k) { return Strip(kiln::v1::TaskKind_Name(k), "TASK_KIND_"); }
+std::string Name(kiln::v1::LandingState s) {
+  return Strip(kiln::v1::LandingState_Name(s), "LANDING_STATE_");
+}
 
 bool IsTerminal(kiln::v1::BatchState s) {
   return s == kiln::v1::BATCH_STATE_SUCCEEDED || s == kiln::v1::BATCH_STATE_FAILED ||

@@ -27,6 +27,7 @@ std::string Name(kiln::v1::BatchState s);
 std::string Name(kiln::v1::JobState s);
 std::string Name(kiln::v1::TaskState s);
 std::string Name(kiln::v1::TaskKind k);
+std::string Name(kiln::v1::LandingState s);
 
 }  // namespace kiln
 

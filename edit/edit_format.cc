@@ -18,8 +18,10 @@ kiln::v1::EditFormat ResolveEditFormat(kiln::v1::EditFormat file_format,
 
 int64_t ExpectedEditTokens(int64_t bytes, kiln::v1::EditFormat format) {
   const int64_t whole = (bytes + 3) / 4 + 32;
-  if (format != kiln::v1::EDIT_FORMAT_SEARCH_REPLACE) return whole;
-  return std::min(whole, std::max<int64_t>(256, whole / 5));
+  const int64_t expected = format != kiln::v1::EDIT_FORMAT_SEARCH_REPLACE
+                               ? whole
+                               : std::min(whole, std::max<int64_t>(256, whole / 5));
+  return std::min(expected, kMaxExpectedEditTokens);
 }
 
 const char* EditFormatName(kiln::v1::EditFormat format) {

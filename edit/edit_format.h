@@ -21,7 +21,9 @@ kiln::v1::EditFormat ResolveEditFormat(kiln::v1::EditFormat file_format,
 
 // Expected output tokens of an edit of a `bytes`-byte file: the whole file,
 // or the blocks (about a fifth of the file, at least 256 tokens, never more
-// than the whole file).
+// than the whole file); at most kMaxExpectedEditTokens, so the output cap
+// the DAG derives from it stays within a model's output limit.
+inline constexpr int64_t kMaxExpectedEditTokens = 32000;
 int64_t ExpectedEditTokens(int64_t bytes, kiln::v1::EditFormat format);
 
 // "whole" / "search_replace".

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "edit/affix.h"
 
 namespace kiln {
 namespace {
@@ -92,13 +93,7 @@ double Likeness(absl::string_view a, absl::string_view b) {
   if (a == b) return 1.0;
   const size_t longest = std::max(a.size(), b.size());
   if (longest == 0) return 1.0;
-  size_t head = 0;
-  while (head < a.size() && head < b.size() && a[head] == b[head]) ++head;
-  size_t tail = 0;
-  while (tail < a.size() - head && tail < b.size() - head &&
-         a[a.size() - 1 - tail] == b[b.size() - 1 - tail]) {
-    ++tail;
-  }
+  const auto [head, tail] = CommonHeadTail(a, b);
   return static_cast<double>(head + tail) / static_cast<double>(longest);
 }
 

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
+#include "common/repo_file.h"
 #include "common/repo_path.h"
 #include "edit/edit_format.h"
 #include "re2/re2.h"
@@ -23,15 +22,6 @@ std::unique_ptr<RE2> Compile(const std::string& pattern) {
   o.set_log_errors(false);
   o.set_max_mem(int64_t{64} << 20);
   return std::make_unique<RE2>(pattern, o);
-}
-
-bool ReadAll(const fs::path& p, std::string* out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  std::stringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return true;
 }
 
 }  // namespace
@@ -110,10 +100,12 @@ absl::StatusOr<std::vector<SelectedFile>> SelectFiles(
 
   std::vector<SelectedFile> out;
   for (const std::string& rel : paths) {
-    std::string content;
-    if (!ReadAll(base / rel, &content)) {
-      return absl::UnavailableError(absl::StrCat("select: cannot read ", rel));
+    absl::StatusOr<std::string> read = ReadRepoFile(root, rel);
+    if (!read.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("select: cannot read ", rel, ": ", read.status().message()));
     }
+    const std::string& content = *read;
     if (contains && !RE2::PartialMatch(content, *contains)) continue;
     SelectedFile f;
     f.path = rel;
@@ -140,9 +132,7 @@ std::vector<kiln::v1::FileSpec> SelectedFileSpecs(const kiln::v1::JobSpec& job,
     spec.set_base_bytes(f.bytes);
     const kiln::v1::EditFormat format =
         ResolveEditFormat(kiln::v1::EDIT_FORMAT_UNSPECIFIED, job.edit_format(), f.bytes);
-    // The cap the DAG derives from it is the model's output limit at most.
-    spec.set_expected_tokens(
-        static_cast<int32_t>(std::min<int64_t>(ExpectedEditTokens(f.bytes, format), 32000)));
+    spec.set_expected_tokens(static_cast<int32_t>(ExpectedEditTokens(f.bytes, format)));
     out.push_back(std::move(spec));
   }
   return out;

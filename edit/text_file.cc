@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/utf8.h"
+#include "edit/affix.h"
 
 namespace kiln {
 
@@ -118,13 +119,7 @@ LineDelta CountLineChanges(absl::string_view before, absl::string_view after) {
   std::vector<int> a = LineIds(before, &ids);
   std::vector<int> b = LineIds(after, &ids);
   // The common head and tail cost nothing; only the middle is searched.
-  size_t head = 0;
-  while (head < a.size() && head < b.size() && a[head] == b[head]) ++head;
-  size_t tail = 0;
-  while (tail < a.size() - head && tail < b.size() - head &&
-         a[a.size() - 1 - tail] == b[b.size() - 1 - tail]) {
-    ++tail;
-  }
+  const auto [head, tail] = CommonHeadTail(a, b);
   std::vector<int> ma(a.begin() + head, a.end() - tail);
   std::vector<int> mb(b.begin() + head, b.end() - tail);
   int64_t d = EditDistance(ma, mb, /*limit=*/4096);

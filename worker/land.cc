@@ -149,8 +149,11 @@ LandOutcome Lander::Land(const LandInputs& in, Cancellation* cancel) {
   absl::StatusOr<std::string> tree = s.ok() ? git.Out({"write-tree"}, index) : s.status();
   if (!tree.ok()) return Failed(std::move(out), tree.status(), true);
 
-  const std::string message =
-      absl::StrReplaceAll(land.message(), {{"{summary}", in.summary}});
+  // The coordinator rendered every placeholder but {summary}.
+  auto with_summary = [&in](const std::string& tmpl) {
+    return absl::StrReplaceAll(tmpl, {{"{summary}", in.summary}});
+  };
+  const std::string message = with_summary(land.message());
   const std::string message_file = (fs::path(in.scratch) / "message").string();
   WriteFile(message_file, message);
   const std::string name = land.author().name().empty() ? "Kiln" : land.author().name();
@@ -263,13 +266,13 @@ LandOutcome Lander::Land(const LandInputs& in, Cancellation* cancel) {
       message.find('\n') == std::string::npos ? "" : message.substr(message.find('\n') + 1);
   WriteFile(body_file, land.pr().body().empty()
                            ? std::string(absl::StripAsciiWhitespace(rest))
-                           : absl::StrReplaceAll(land.pr().body(), {{"{summary}", in.summary}}));
+                           : with_summary(land.pr().body()));
   std::map<std::string, std::string> pr_env = env;
   pr_env["KILN_BRANCH"] = land.branch();
   pr_env["KILN_BASE"] = base_name;
   pr_env["KILN_TITLE"] = land.pr().title().empty()
                              ? first_line
-                             : absl::StrReplaceAll(land.pr().title(), {{"{summary}", in.summary}});
+                             : with_summary(land.pr().title());
   pr_env["KILN_BODY_FILE"] = body_file;
   pr_env["KILN_DRAFT"] = land.pr().draft() ? "true" : "false";
   pr_env["KILN_REPO"] = l.remote();
