@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "spec/spec_parser.h"
+#include "tests/cluster_client.h"
 #include "tests/migration_check.h"
 
 namespace kiln {
@@ -64,8 +65,7 @@ class EditClusterTest : public ::testing::TestWithParam<Protocol> {
         {{"KILN_TOKEN", kToken}}, dir_ + "/w1.log");
     ASSERT_TRUE(w.ok()) << w.status();
     worker_ = std::make_unique<Subprocess>(std::move(*w));
-    jobs_ = kiln::v1::JobService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", *cp), grpc::InsecureChannelCredentials()));
+    client_ = std::make_unique<ClusterClient>(*cp, kToken);
   }
 
   void TearDown() override {
@@ -74,17 +74,9 @@ class EditClusterTest : public ::testing::TestWithParam<Protocol> {
     llmsim_.reset();
   }
 
-  std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(10)) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      absl::ToChronoNanoseconds(ScaledTimeout(timeout)));
-    return ctx;
-  }
-
   std::string dir_;
   std::unique_ptr<Subprocess> llmsim_, coordinator_, worker_;
-  std::unique_ptr<kiln::v1::JobService::Stub> jobs_;
+  std::unique_ptr<ClusterClient> client_;
 };
 
 TEST_P(EditClusterTest, MigrationEditsExactlyTheFilesUsingTheClient) {
@@ -101,27 +93,13 @@ TEST_P(EditClusterTest, MigrationEditsExactlyTheFilesUsingTheClient) {
     r.mutable_repo()->set_path(fs::absolute(fs::path(out) / r.repo().path()).lexically_normal());
   }
 
-  kiln::v1::SubmitBatchRequest req;
-  *req.mutable_spec() = spec;
-  kiln::v1::SubmitBatchResponse submitted;
-  grpc::Status s = jobs_->SubmitBatch(Ctx().get(), req, &submitted);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  const std::string batch = submitted.batch().id();
-  {
-    auto ctx = Ctx(absl::Minutes(5));
-    kiln::v1::WatchBatchRequest watch;
-    watch.set_batch_id(batch);
-    auto reader = jobs_->WatchBatch(ctx.get(), watch);
-    kiln::v1::Event e;
-    while (reader->Read(&e)) {
-    }
-    reader->Finish();
-  }
-  kiln::v1::GetBatchRequest get;
-  get.set_batch_id(batch);
-  get.set_view(kiln::v1::BATCH_VIEW_FULL);
-  kiln::v1::Batch b;
-  ASSERT_TRUE(jobs_->GetBatch(Ctx().get(), get, &b).ok());
+  absl::StatusOr<std::string> submitted = client_->Submit(spec);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const std::string batch = *submitted;
+  client_->WaitForEnd(batch);
+  absl::StatusOr<kiln::v1::Batch> got = client_->Batch(batch);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const kiln::v1::Batch& b = *got;
   ASSERT_EQ(b.state(), kiln::v1::BATCH_STATE_SUCCEEDED);
   std::map<std::string, std::string> notes;
   for (const auto& j : b.jobs()) notes[std::string(JobId::Parse(j.id()).name())] = j.note();
@@ -133,8 +111,8 @@ TEST_P(EditClusterTest, MigrationEditsExactlyTheFilesUsingTheClient) {
   {
     kiln::v1::FetchArtifactsRequest fetch;
     fetch.set_batch_id(batch);
-    auto ctx = Ctx();
-    auto reader = jobs_->FetchArtifacts(ctx.get(), fetch);
+    auto ctx = client_->Ctx();
+    auto reader = client_->stub()->FetchArtifacts(ctx.get(), fetch);
     kiln::v1::FetchArtifactsResponse r;
     std::string* current = nullptr;
     while (reader->Read(&r)) {
@@ -155,13 +133,10 @@ TEST_P(EditClusterTest, MigrationEditsExactlyTheFilesUsingTheClient) {
   }
 
   // Large files by blocks, small ones whole; every defect was repaired.
-  kiln::v1::ListTasksRequest list;
-  list.set_batch_id(batch);
-  list.set_page_size(1000);
-  kiln::v1::ListTasksResponse tasks;
-  ASSERT_TRUE(jobs_->ListTasks(Ctx().get(), list, &tasks).ok());
+  absl::StatusOr<std::vector<kiln::v1::Task>> tasks = client_->Tasks(batch);
+  ASSERT_TRUE(tasks.ok()) << tasks.status();
   int repaired = 0, block_failures = 0;
-  for (const auto& t : tasks.tasks()) {
+  for (const auto& t : *tasks) {
     if (t.attempts_size() == 0 || !t.attempts(0).has_edit()) continue;
     const kiln::v1::FileEdit& e = t.attempts(t.attempts_size() - 1).edit();
     EXPECT_EQ(e.mode(), "edit") << t.id();

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "spec/spec_parser.h"
+#include "tests/cluster_client.h"
 
 namespace kiln {
 namespace {
@@ -74,15 +75,7 @@ TEST(LandCluster, AWorkerKilledMidPushLeavesOneCommitAndOnePush) {
     ASSERT_TRUE(w.ok()) << w.status();
     workers[id] = std::make_unique<Subprocess>(std::move(*w));
   }
-  auto jobs = kiln::v1::JobService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials()));
-  auto ctx = [](absl::Duration t = absl::Seconds(10)) {
-    auto x = std::make_unique<grpc::ClientContext>();
-    x->AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
-    x->set_deadline(std::chrono::system_clock::now() +
-                    absl::ToChronoNanoseconds(ScaledTimeout(t)));
-    return x;
-  };
+  const ClusterClient client(*port, kToken);
 
   auto parsed = ParseSpecYaml(absl::StrCat(R"(name: crash
 repo: {path: )", repo, R"(}
@@ -93,12 +86,9 @@ land: {branch: kiln/crash, push: true, remote: )", remote, R"(}
 )"),
                               "job.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  kiln::v1::SubmitBatchRequest req;
-  *req.mutable_spec() = parsed->batch;
-  kiln::v1::SubmitBatchResponse submitted;
-  grpc::Status s = jobs->SubmitBatch(ctx().get(), req, &submitted);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  const std::string batch = submitted.batch().id();
+  absl::StatusOr<std::string> submitted = client.Submit(parsed->batch);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const std::string batch = *submitted;
 
   // A readiness wait: the push has reached the remote's hook.
   const absl::Time end = absl::Now() + ScaledTimeout(absl::Seconds(60));
@@ -106,33 +96,20 @@ land: {branch: kiln/crash, push: true, remote: )", remote, R"(}
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_TRUE(fs::exists(dir + "/push-started"));
-  kiln::v1::ListTasksRequest list;
-  list.set_batch_id(batch);
-  kiln::v1::ListTasksResponse tasks;
-  ASSERT_TRUE(jobs->ListTasks(ctx().get(), list, &tasks).ok());
+  absl::StatusOr<std::vector<kiln::v1::Task>> leased = client.Tasks(batch);
+  ASSERT_TRUE(leased.ok()) << leased.status();
   std::string holder;
-  for (const auto& t : tasks.tasks()) {
+  for (const auto& t : *leased) {
     if (t.kind() == kiln::v1::TASK_KIND_LAND) holder = t.lease().worker_id();
   }
   ASSERT_TRUE(workers.count(holder)) << "LAND leased to '" << holder << "'";
   workers[holder]->Stop(SIGKILL);
   workers.erase(holder);
 
-  {
-    auto w = ctx(absl::Minutes(3));
-    kiln::v1::WatchBatchRequest watch;
-    watch.set_batch_id(batch);
-    auto reader = jobs->WatchBatch(w.get(), watch);
-    kiln::v1::Event e;
-    while (reader->Read(&e)) {
-    }
-    reader->Finish();
-  }
-  kiln::v1::GetBatchRequest get;
-  get.set_batch_id(batch);
-  get.set_view(kiln::v1::BATCH_VIEW_FULL);
-  kiln::v1::Batch b;
-  ASSERT_TRUE(jobs->GetBatch(ctx().get(), get, &b).ok());
+  client.WaitForEnd(batch);
+  absl::StatusOr<kiln::v1::Batch> got = client.Batch(batch);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const kiln::v1::Batch& b = *got;
   ASSERT_EQ(b.state(), kiln::v1::BATCH_STATE_SUCCEEDED) << Slurp(dir + "/coordinator.log");
   ASSERT_EQ(b.jobs_size(), 1);
   EXPECT_EQ(b.jobs(0).landing().state(), kiln::v1::LANDING_STATE_PUSHED);
@@ -143,8 +120,9 @@ land: {branch: kiln/crash, push: true, remote: )", remote, R"(}
   // One ref update landed: the killed push never did.
   const std::string pushes = Slurp(dir + "/pushes.log");
   EXPECT_EQ(std::count(pushes.begin(), pushes.end(), '\n'), 1) << pushes;
-  ASSERT_TRUE(jobs->ListTasks(ctx().get(), list, &tasks).ok());
-  for (const auto& t : tasks.tasks()) {
+  absl::StatusOr<std::vector<kiln::v1::Task>> tasks = client.Tasks(batch);
+  ASSERT_TRUE(tasks.ok()) << tasks.status();
+  for (const auto& t : *tasks) {
     if (t.kind() != kiln::v1::TASK_KIND_LAND) continue;
     EXPECT_GE(t.attempts_size(), 2);
   }
