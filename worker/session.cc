@@ -64,13 +64,15 @@ std::string WorkerSession::worker_id() const {
 }
 
 bool WorkerSession::Write(const kiln::v1::WorkerMessage& m) {
+  // write_mu_ is held from the check to the write, so the session loop
+  // cannot close (WritesDone, Finish) and free the stream in between.
+  MutexLock w(&write_mu_);
   Stream* stream;
   {
     MutexLock l(&mu_);
     if (stream_ == nullptr || !registered_) return false;
     stream = stream_;
   }
-  MutexLock w(&write_mu_);
   return stream->Write(m);
 }
 
@@ -133,13 +135,14 @@ void WorkerSession::Loop() {
       while (stream->Read(&m)) Handle(m);
     }
     {
-      MutexLock l(&mu_);
-      stream_ = nullptr;
-      registered_ = false;
-      ctx_ = nullptr;
-    }
-    {
+      // Lock order: write_mu_, then mu_ (as in Write).
       MutexLock w(&write_mu_);
+      {
+        MutexLock l(&mu_);
+        stream_ = nullptr;
+        registered_ = false;
+        ctx_ = nullptr;
+      }
       stream->WritesDone();
     }
     const grpc::Status st = stream->Finish();
