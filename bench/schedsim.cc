@@ -90,7 +90,9 @@ Flat Flatten(const kiln::v1::BatchSpec& batch, const CostModel& cost,
   f.shortest = absl::InfiniteDuration();
   std::set<std::string> prefixes;
   for (const auto& job : ExpandJobs(batch)) {
-    const JobDag dag = BuildJobDag(job, cost);
+    // The strategies differ in how they schedule LLM requests; the checkout
+    // that starts every job is the same for all of them and is left out.
+    const JobDag dag = BuildJobDag(job, cost, /*with_select=*/false);
     f.cp_bound = std::max(f.cp_bound, CriticalPathLowerBound(dag, cost));
     const int base = static_cast<int>(f.tasks.size());
     for (const TaskNode& n : dag.tasks) {
@@ -240,7 +242,14 @@ SimResult RunKiln(const kiln::v1::BatchSpec& batch, const ModelCatalog& models,
   so.requests_per_minute_cap = rpm;
   Scheduler sched(&clock, &models, so);
   SimResult r;
-  if (!sched.AddBatch("sim", batch).ok()) {
+  // Pinned, as the other strategies' DAGs have no checkout (see Flatten).
+  kiln::v1::BatchSpec pinned = batch;
+  const std::string commit(40, '0');
+  for (auto& j : *pinned.mutable_jobs()) j.mutable_repo()->set_commit(commit);
+  if (pinned.has_matrix()) {
+    for (auto& m : *pinned.mutable_matrix()->mutable_repos()) m.mutable_repo()->set_commit(commit);
+  }
+  if (!sched.AddBatch("sim", pinned).ok()) {
     r.failed = 1;
     return r;
   }

@@ -20,6 +20,7 @@ namespace cli {
 namespace {
 
 std::string TaskLabel(const TaskNode& t) {
+  if (t.kind == kiln::v1::TASK_KIND_SELECT) return "checkout";
   return t.path.empty() ? Name(t.kind) : t.path;
 }
 
@@ -153,7 +154,12 @@ std::string FormatPlan(const PlanSummary& plan, int max_task_rows) {
       std::set<int> hot(j.critical_path.begin(), j.critical_path.end());
       for (const TaskNode& t : j.dag.tasks) {
         std::vector<std::string> deps;
-        for (int d : t.deps) deps.push_back(TaskLabel(j.dag.tasks[d]));
+        for (int d : t.deps) {
+          // Every task waits for the checkout: not worth a mention.
+          if (j.dag.tasks[d].kind != kiln::v1::TASK_KIND_SELECT) {
+            deps.push_back(TaskLabel(j.dag.tasks[d]));
+          }
+        }
         std::string after;
         if (deps.size() > 3) {
           after = absl::StrCat(" after ", deps.size(), " files");

@@ -35,11 +35,12 @@ TEST(SummarizePlan, CriticalPathBoundAndOneCacheWritePerPrefix) {
   ASSERT_EQ(plan.jobs.size(), 1u);
   const PlannedJob& j = plan.jobs[0];
   EXPECT_EQ(plan.files, 3);
-  EXPECT_EQ(plan.tasks, 3);
+  EXPECT_EQ(plan.tasks, 4);  // the checkout and 3 files
   // The longer dependency (b.js, 1500 tokens) is on the path to c.js.
-  ASSERT_EQ(j.critical_path.size(), 2u);
-  EXPECT_EQ(j.dag.tasks[j.critical_path[0]].path, "b.js");
-  EXPECT_EQ(j.dag.tasks[j.critical_path[1]].path, "c.js");
+  ASSERT_EQ(j.critical_path.size(), 3u);
+  EXPECT_EQ(j.dag.tasks[j.critical_path[0]].kind, kiln::v1::TASK_KIND_SELECT);
+  EXPECT_EQ(j.dag.tasks[j.critical_path[1]].path, "b.js");
+  EXPECT_EQ(j.dag.tasks[j.critical_path[2]].path, "c.js");
   EXPECT_EQ(j.lower_bound, CriticalPathLowerBound(j.dag, CostModel(&models)));
   EXPECT_EQ(plan.lower_bound, j.lower_bound);
   // kimi-k2 caches implicitly: the first request pays the prefix at the full
@@ -63,12 +64,13 @@ TEST(SummarizePlan, ShortPrefixIsNotCached) {
 TEST(FormatPlan, TaskRowsMarkTheCriticalPath) {
   const ModelCatalog models = ModelCatalog::Builtin();
   const std::string text = FormatPlan(Plan(models, std::string(5000, 'x')));
-  EXPECT_NE(text.find("job web: 3 tasks, lower bound "), std::string::npos) << text;
+  EXPECT_NE(text.find("job web: 4 tasks, lower bound "), std::string::npos) << text;
+  EXPECT_NE(text.find("  * SELECT    checkout "), std::string::npos) << text;
   EXPECT_NE(text.find("  * GENERATE  b.js "), std::string::npos) << text;
   EXPECT_NE(text.find("    GENERATE  a.js "), std::string::npos) << text;
   EXPECT_NE(text.find(" after a.js, b.js\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("  critical path: b.js -> c.js\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("1 job, 3 files, 3 tasks"), std::string::npos) << text;
+  EXPECT_NE(text.find("  critical path: checkout -> b.js -> c.js\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 job, 3 files, 4 tasks"), std::string::npos) << text;
   // Past the row limit: one line per job.
   EXPECT_EQ(FormatPlan(Plan(models, "x"), 2).find("GENERATE"), std::string::npos);
 }
@@ -78,8 +80,9 @@ TEST(PlanDot, ClusterPerJobAndRedCriticalEdges) {
   const std::string dot = PlanDot(Plan(models, std::string(5000, 'x')));
   EXPECT_EQ(dot.find("digraph kiln {"), 0u);
   EXPECT_NE(dot.find("subgraph cluster_0 {\n    label=\"web\";"), std::string::npos) << dot;
-  EXPECT_NE(dot.find("j0_1 -> j0_2 [color=red, penwidth=2];"), std::string::npos) << dot;
-  EXPECT_NE(dot.find("j0_0 -> j0_2;"), std::string::npos) << dot;
+  // j0_0 is the checkout.
+  EXPECT_NE(dot.find("j0_2 -> j0_3 [color=red, penwidth=2];"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("j0_1 -> j0_3;"), std::string::npos) << dot;
 }
 
 }  // namespace

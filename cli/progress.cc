@@ -98,7 +98,10 @@ std::string Describe(const kiln::v1::Event& e, const BatchProgress& p) {
       case kiln::v1::TASK_STATE_SUCCEEDED:
         if (t.kind() == kiln::v1::TASK_KIND_PLAN) return absl::StrCat(name, ": plan ready");
         if (t.kind() == kiln::v1::TASK_KIND_BUILD) return absl::StrCat(name, ": build passed");
-        if (t.kind() == kiln::v1::TASK_KIND_SELECT) return absl::StrCat(name, ": files selected");
+        if (t.kind() == kiln::v1::TASK_KIND_SELECT) {
+          return absl::StrCat(name, ": checked out",
+                              t.commit().empty() ? "" : absl::StrCat(" ", t.commit().substr(0, 12)));
+        }
         if (t.kind() == kiln::v1::TASK_KIND_LAND) return absl::StrCat(name, ": ", LandLine(t));
         return absl::StrCat(name, ": ", what, FileOutcome(t),
                             jp != nullptr ? absl::StrCat(" (", jp->files_done, "/",

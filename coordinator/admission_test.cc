@@ -127,7 +127,7 @@ TEST_F(AdmissionTest, AFullDiskIsStickyEndsSessionsServesReadsAndLosesNothingAck
   const std::string s2 = Register(&again, "w1", 4);
   clock_.Advance(absl::Minutes(1));  // past the lost attempt's retry backoff
   Turn();
-  EXPECT_EQ(Drain(again, s2), 2);
+  EXPECT_EQ(Drain(again, s2), 3);  // the 3 files (the checkout was acknowledged)
   EXPECT_EQ(Batch(first).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
   clock_.Advance(absl::Seconds(1));
   auto last = TrySubmit(kThreeFiles);
@@ -199,7 +199,7 @@ TEST_F(AdmissionTest, ACrashWhileExpandingLosesNoJobAndACancelCoversTheUnexpande
   kiln::v1::ListTasksRequest req;
   req.set_batch_id(*id);
   req.set_page_size(10000);
-  EXPECT_EQ(coord_->ListTasks(req)->tasks_size(), 1000);
+  EXPECT_EQ(coord_->ListTasks(req)->tasks_size(), 2000);  // a checkout and a file per job
 
   clock_.Advance(absl::Seconds(1));  // ids are seeded alike across restarts
   auto other = TrySubmit(Matrix(1000));
@@ -211,7 +211,7 @@ TEST_F(AdmissionTest, ACrashWhileExpandingLosesNoJobAndACancelCoversTheUnexpande
   kiln::v1::Batch b = Batch(*other);
   EXPECT_EQ(b.state(), kiln::v1::BATCH_STATE_CANCELLED);
   EXPECT_EQ(b.jobs_done(), 1000);
-  EXPECT_EQ(b.tasks().cancelled(), 1000);
+  EXPECT_EQ(b.tasks().cancelled(), 2000);
 }
 
 TEST_F(AdmissionTest, ABatchOverTheSizeLimitIsRefusedWithItsCount) {

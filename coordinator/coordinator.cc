@@ -319,6 +319,12 @@ void Coordinator::DrainSchedulerEvents() {
       auto landing = landings_.find(JobOf(e.task_id));
       if (landing != landings_.end()) *t->mutable_land() = landing->second;
     }
+    if (info && info->kind == kiln::v1::TASK_KIND_SELECT &&
+        e.state == kiln::v1::TASK_STATE_SUCCEEDED) {
+      if (const kiln::v1::JobSpec* spec = scheduler_.JobSpecOf(JobOf(e.task_id))) {
+        t->set_commit(spec->repo().commit());
+      }
+    }
     if (const LeaseRec* lease = leases_.Find(e.task_id)) t->set_worker_id(lease->worker_id);
     // The attempt that just ended (its record was written this turn): its
     // usage and cost, so watchers can total them from events alone.

@@ -350,8 +350,15 @@ class Coordinator {
   // Leased tasks following another attempt with the same action key.
   std::unordered_map<std::string, std::string> follower_key_;
   std::unordered_map<std::string, std::string> leader_key_;
-  // Per job: (files in its spec, JobInputsDigest) for action keys.
-  std::unordered_map<std::string, std::pair<int, std::string>> job_digest_;
+  // Per job: JobInputsDigest for action keys, with what it was computed
+  // from that a job's spec gains while it runs (files from a PLAN or a
+  // SELECT, the commit its SELECT pinned).
+  struct JobDigest {
+    int files = 0;
+    std::string commit;
+    std::string digest;
+  };
+  std::unordered_map<std::string, JobDigest> job_digest_;
   // Ready tasks' action keys, by task id, with the model they were computed
   // for, and the cache generation of their last miss: a READY task's inputs
   // are final, but the scheduler asks about the head of every job at each

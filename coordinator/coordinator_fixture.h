@@ -74,6 +74,9 @@ jobs:
       - {path: c.js, instructions: write c, deps: [b.js]}
 )";
 
+// What the fixture's SELECTs (the checkout every job starts with) report.
+constexpr char kPinnedCommit[] = "c0ffee0c0ffee0c0ffee0c0ffee0c0ffee0c0ffe";
+
 class CoordinatorTest : public ::testing::Test {
  protected:
   CoordinatorTest() : models_(ModelCatalog::Builtin()) {
@@ -148,6 +151,13 @@ class CoordinatorTest : public ::testing::Test {
     TaskResult* r = m.mutable_result();
     *r->mutable_lease() = a.lease();
     r->set_outcome(outcome);
+    if (a.task().kind() == kiln::v1::TASK_KIND_SELECT) {
+      // A checkout: no LLM call, the commit the job is pinned to.
+      r->mutable_plan()->set_commit(kPinnedCommit);
+      coord_->OnWorkerMessage(session, m);
+      Turn();
+      return;
+    }
     if (!a.task().path().empty()) {
       auto d = coord_->blobs()->Put(content);
       ASSERT_TRUE(d.ok());
@@ -165,6 +175,24 @@ class CoordinatorTest : public ::testing::Test {
     r->mutable_record()->set_uncached_cost_usd(0.002);
     coord_->OnWorkerMessage(session, m);
     Turn();
+  }
+
+  // Finishes the SELECTs (each job's checkout) among the sink's next
+  // assignments and returns the first others it is given.
+  std::vector<Assignment> PastCheckouts(FakeSink& sink, const std::string& session) {
+    for (;;) {
+      std::vector<Assignment> rest;
+      bool checkout = false;
+      for (auto& a : sink.TakeAssignments()) {
+        if (a.task().kind() == kiln::v1::TASK_KIND_SELECT) {
+          Finish(session, a);
+          checkout = true;
+        } else {
+          rest.push_back(std::move(a));
+        }
+      }
+      if (!rest.empty() || !checkout) return rest;
+    }
   }
 
   // Runs every assignment the sink gets until nothing is left.

@@ -49,6 +49,7 @@ AttemptReport ToReport(const kiln::v1::LoggedResult& r) {
   rep.uncached_cost_usd = r.uncached_cost_usd();
   rep.error = r.error();
   rep.plan_files.assign(r.plan_files().begin(), r.plan_files().end());
+  rep.commit = r.commit();
   return rep;
 }
 

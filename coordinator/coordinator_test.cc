@@ -30,9 +30,16 @@ TEST_F(CoordinatorTest, RunsABatchToTheEndInDependencyOrder) {
   ASSERT_TRUE(sink.messages.front().has_registered());
   EXPECT_EQ(sink.messages.front().registered().epoch(), coord_->epoch());
 
+  // First the checkout, which pins the commit every later task checks out.
+  auto as = sink.TakeAssignments();
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(as[0].task().kind(), kiln::v1::TASK_KIND_SELECT);
+  EXPECT_EQ(as[0].job().repo().commit(), "");
+  Finish(s, as[0]);
   std::vector<std::string> order;
-  for (auto as = sink.TakeAssignments(); !as.empty(); as = sink.TakeAssignments()) {
+  for (as = sink.TakeAssignments(); !as.empty(); as = sink.TakeAssignments()) {
     ASSERT_EQ(as.size(), 1u);  // a chain: one ready at a time
+    EXPECT_EQ(as[0].job().repo().commit(), kPinnedCommit);
     order.push_back(as[0].task().path());
     if (as[0].task().path() == "b.js") {
       ASSERT_EQ(as[0].dep_artifacts_size(), 1);
@@ -43,7 +50,7 @@ TEST_F(CoordinatorTest, RunsABatchToTheEndInDependencyOrder) {
   EXPECT_EQ(order, (std::vector<std::string>{"a.js", "b.js", "c.js"}));
   const kiln::v1::Batch b = Batch(id);
   EXPECT_EQ(b.state(), kiln::v1::BATCH_STATE_SUCCEEDED);
-  EXPECT_EQ(b.tasks().succeeded(), 3);
+  EXPECT_EQ(b.tasks().succeeded(), 4);  // the checkout and 3 files
   EXPECT_EQ(b.jobs(0).state(), kiln::v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(b.usage().output_tokens(), 150);
   for (const auto& ack : sink.Acks()) EXPECT_TRUE(ack.accepted());
@@ -68,7 +75,7 @@ TEST_F(CoordinatorTest, RunsABatchToTheEndInDependencyOrder) {
   EXPECT_DOUBLE_EQ(report->cache_hit_rate(), 0.75);
   EXPECT_NEAR(report->cost_usd(), 0.003, 1e-9);
   EXPECT_NEAR(report->uncached_cost_usd(), 0.006, 1e-9);
-  EXPECT_EQ(report->tasks_size(), 3);
+  EXPECT_EQ(report->tasks_size(), 4);
 }
 
 TEST_F(CoordinatorTest, AStaleResultIsRejectedAfterTheLeaseExpired) {
@@ -124,7 +131,7 @@ TEST_F(CoordinatorTest, ARestartKeepsReportedWorkAndLosesNothing) {
   const std::string id = Submit(kThreeFiles);
   FakeSink sink;
   std::string s = Register(&sink, "w1", 1);
-  auto as = sink.TakeAssignments();
+  auto as = PastCheckouts(sink, s);
   Finish(s, as[0]);  // a.js committed
   as = sink.TakeAssignments();
   ASSERT_EQ(as.size(), 1u);
@@ -147,7 +154,7 @@ TEST_F(CoordinatorTest, ARestartKeepsReportedWorkAndLosesNothing) {
   Drain(again, s);
   const kiln::v1::Batch b = Batch(id);
   EXPECT_EQ(b.state(), kiln::v1::BATCH_STATE_SUCCEEDED);
-  EXPECT_EQ(b.tasks().succeeded(), 3);
+  EXPECT_EQ(b.tasks().succeeded(), 4);
 
   // Every file once, each task with exactly one accepted attempt.
   kiln::v1::ListTasksRequest lt;
@@ -181,7 +188,7 @@ TEST_F(CoordinatorTest, ARestartRequeuesWorkNobodyReports) {
   Turn();
   clock_.Advance(absl::Seconds(61));  // the retry's backoff
   Turn();
-  EXPECT_EQ(Drain(other, s), 3);
+  EXPECT_EQ(Drain(other, s), 4);  // the checkout and 3 files
   EXPECT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
 }
 
@@ -202,13 +209,15 @@ TEST_F(CoordinatorTest, AnUnchangedBatchIsServedFromTheResultCache) {
   const std::string first = Submit(kThreeFiles);
   FakeSink sink;
   const std::string s = Register(&sink, "w", 4);
-  EXPECT_EQ(Drain(sink, s), 3);
+  EXPECT_EQ(Drain(sink, s), 4);
   const int64_t assigned = coord_->stats().assignments;
 
   const std::string second = Submit(kThreeFiles);
   Turn();
-  EXPECT_EQ(Drain(sink, s), 0);
-  EXPECT_EQ(coord_->stats().assignments, assigned);  // no LLM call at all
+  // The checkout runs again (never cached: the branch may have moved); at
+  // the same commit, every file comes from the cache.
+  EXPECT_EQ(Drain(sink, s), 1);
+  EXPECT_EQ(coord_->stats().assignments, assigned + 1);  // no LLM call at all
   EXPECT_EQ(coord_->stats().cache_hits, 3);
   EXPECT_EQ(Batch(second).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
   auto report = coord_->GetReport(second);
@@ -223,7 +232,7 @@ TEST_F(CoordinatorTest, AnUnchangedBatchIsServedFromTheResultCache) {
   std::vector<std::string> regenerated;
   for (auto as = sink.TakeAssignments(); !as.empty(); as = sink.TakeAssignments()) {
     for (const auto& a : as) {
-      regenerated.push_back(a.task().path());
+      if (a.task().kind() != kiln::v1::TASK_KIND_SELECT) regenerated.push_back(a.task().path());
       Finish(s, a, TaskResult::OUTCOME_SUCCEEDED, "// B\n");
     }
   }
@@ -235,7 +244,7 @@ TEST_F(CoordinatorTest, IdenticalRequestsInFlightShareOneCall) {
   const std::string b2 = Submit(kThreeFiles);
   FakeSink sink;
   const std::string s = Register(&sink, "w", 8);
-  EXPECT_EQ(Drain(sink, s), 3);  // not 6
+  EXPECT_EQ(Drain(sink, s), 5);  // 2 checkouts and 3 files, not 6
   EXPECT_EQ(coord_->stats().dedup_followers, 3);
   EXPECT_EQ(Batch(b1).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
   EXPECT_EQ(Batch(b2).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
@@ -245,7 +254,7 @@ TEST_F(CoordinatorTest, AFailedCheckIsRepairedWithItsDiagnostics) {
   const std::string id = Submit(kThreeFiles);
   FakeSink sink;
   const std::string s = Register(&sink, "w", 1);
-  auto as = sink.TakeAssignments();
+  auto as = PastCheckouts(sink, s);
   Finish(s, as[0], TaskResult::OUTCOME_CHECK_FAILED, "broken a");
   as = sink.TakeAssignments();
   ASSERT_EQ(as.size(), 1u);
@@ -264,14 +273,14 @@ TEST_F(CoordinatorTest, AFailedCheckIsRepairedWithItsDiagnostics) {
   lt.set_batch_id(id);
   auto tasks = coord_->ListTasks(lt);
   ASSERT_TRUE(tasks.ok());
-  EXPECT_EQ(tasks->tasks_size(), 4);
+  EXPECT_EQ(tasks->tasks_size(), 5);  // the checkout, 3 files, 1 repair
 }
 
 TEST_F(CoordinatorTest, TaskEventsCarryTheEndedAttemptsUsageCostAndRepair) {
   const std::string id = Submit(kThreeFiles);
   FakeSink sink;
   const std::string s = Register(&sink, "w", 1);
-  auto as = sink.TakeAssignments();
+  auto as = PastCheckouts(sink, s);
   Finish(s, as[0], TaskResult::OUTCOME_CHECK_FAILED, "broken a");
   const std::string repair_id = sink.TakeAssignments()[0].task().id();
   const std::string failed_id = as[0].task().id();
@@ -429,9 +438,11 @@ TEST_F(CoordinatorTest, TasksGoOnlyToWorkersThatServeTheirModel) {
   auto* p = reg.mutable_capabilities()->add_providers();
   p->set_provider("anthropic");
   p->add_models("claude-3.5-sonnet");
-  ASSERT_TRUE(coord_->OpenSession(reg, &wrong).ok());
+  auto wrong_session = coord_->OpenSession(reg, &wrong);
+  ASSERT_TRUE(wrong_session.ok());
   Turn();
-  EXPECT_TRUE(wrong.TakeAssignments().empty());
+  // The checkout needs no model; no file goes to this worker.
+  EXPECT_TRUE(PastCheckouts(wrong, *wrong_session).empty());
   FakeSink right;
   const std::string s = Register(&right, "any", 4);
   EXPECT_EQ(Drain(right, s), 3);
@@ -452,7 +463,7 @@ TEST_F(CoordinatorTest, TracesBatchJobAndTasksUnderTheSubmittersSpan) {
   FakeSink sink;
   const std::string s = Register(&sink, "w1", 1);
   // a.js: the first lease expires (a failed attempt), the second succeeds.
-  auto first = sink.TakeAssignments();
+  auto first = PastCheckouts(sink, s);
   ASSERT_EQ(first.size(), 1u);
   clock_.Advance(absl::Seconds(31));
   Turn();
@@ -469,7 +480,7 @@ TEST_F(CoordinatorTest, TracesBatchJobAndTasksUnderTheSubmittersSpan) {
 
   ASSERT_EQ(spans.Named("batch").size(), 1u);
   ASSERT_EQ(spans.Named("job").size(), 1u);
-  ASSERT_EQ(spans.Named("task").size(), 3u);
+  ASSERT_EQ(spans.Named("task").size(), 4u);  // the checkout and 3 files
   const otlp::Span batch = spans.Named("batch")[0];
   const otlp::Span job = spans.Named("job")[0];
   for (const otlp::Span& span : spans.spans()) {
@@ -482,6 +493,10 @@ TEST_F(CoordinatorTest, TracesBatchJobAndTasksUnderTheSubmittersSpan) {
   EXPECT_EQ(AttrInt(job, "kiln.files.done"), 3);
   for (const otlp::Span& task : spans.Named("task")) {
     EXPECT_EQ(task.parent_span_id(), job.span_id());
+    if (AttrText(task, "kiln.task.kind") == "SELECT") {
+      EXPECT_EQ(AttrText(task, "kiln.task.state"), "SUCCEEDED");
+      continue;  // the checkout: no model, no tokens
+    }
     EXPECT_EQ(AttrText(task, "kiln.task.kind"), "GENERATE");
     EXPECT_EQ(AttrText(task, "kiln.task.state"), "SUCCEEDED");
     EXPECT_EQ(AttrText(task, "gen_ai.request.model"), "gpt-4o-mini");
@@ -536,7 +551,7 @@ TEST_F(CoordinatorTest, WithoutASubmitterSpanTheBatchSpanIsTheRoot) {
   Drain(sink, Register(&sink, "w1", 4));
   ASSERT_EQ(spans.Named("batch").size(), 1u);
   EXPECT_TRUE(spans.Named("batch")[0].parent_span_id().empty());
-  EXPECT_EQ(spans.spans().size(), 5u);  // batch, job, 3 tasks
+  EXPECT_EQ(spans.spans().size(), 6u);  // batch, job, the checkout, 3 files
 }
 
 TEST_F(CoordinatorTest, NoTracerNoTraceUnlessTheSubmitterHasOne) {
@@ -571,9 +586,9 @@ TEST_F(CoordinatorTest, ARestartedCoordinatorClosesItsPredecessorsSpans) {
       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
   FakeSink sink;
   std::string s = Register(&sink, "w1", 1);
-  Finish(s, sink.TakeAssignments()[0]);  // a.js, before the crash
+  Finish(s, PastCheckouts(sink, s)[0]);  // a.js, before the crash
   const Assignment in_flight = sink.TakeAssignments()[0];  // b.js
-  ASSERT_EQ(spans.Named("task").size(), 1u);
+  ASSERT_EQ(spans.Named("task").size(), 2u);
 
   Restart();  // the log is replayed: a.js must not get a second span
   FakeSink again;
@@ -582,7 +597,7 @@ TEST_F(CoordinatorTest, ARestartedCoordinatorClosesItsPredecessorsSpans) {
   Drain(again, s);
   ASSERT_EQ(Batch(id).state(), kiln::v1::BATCH_STATE_SUCCEEDED);
 
-  ASSERT_EQ(spans.Named("task").size(), 3u);
+  ASSERT_EQ(spans.Named("task").size(), 4u);
   ASSERT_EQ(spans.Named("job").size(), 1u);
   ASSERT_EQ(spans.Named("batch").size(), 1u);
   const otlp::Span job = spans.Named("job")[0];
@@ -598,7 +613,7 @@ TEST_F(CoordinatorTest, ARestartedCoordinatorClosesItsPredecessorsSpans) {
       EXPECT_EQ(Bytes(ParseTraceparent(in_flight.traceparent())->span_id), task.span_id());
     }
   }
-  EXPECT_EQ(paths, (std::set<std::string>{"a.js", "b.js", "c.js"}));
+  EXPECT_EQ(paths, (std::set<std::string>{"", "a.js", "b.js", "c.js"}));  // "": the checkout
 }
 
 TEST_F(CoordinatorTest, AWorkerThatListsItsModelsStillTakesTheBuild) {

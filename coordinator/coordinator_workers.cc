@@ -206,11 +206,13 @@ std::string Coordinator::KeyFor(const TaskInfo& info,
   ActionInputs in;
   in.job = &spec;
   auto jd = job_digest_.find(info.job_id);
-  if (jd == job_digest_.end() || jd->second.first != spec.files_size()) {
+  if (jd == job_digest_.end() || jd->second.files != spec.files_size() ||
+      jd->second.commit != spec.repo().commit()) {
     jd = job_digest_.insert_or_assign(
-        info.job_id, std::make_pair(spec.files_size(), JobInputsDigest(spec))).first;
+        info.job_id, JobDigest{spec.files_size(), spec.repo().commit(), JobInputsDigest(spec)})
+             .first;
   }
-  in.job_digest = jd->second.second;
+  in.job_digest = jd->second.digest;
   if (!info.path.empty()) in.file = FileOf(info.job_id, spec, info.path);
   in.kind = info.kind;
   in.path = info.path;
@@ -522,6 +524,7 @@ void Coordinator::OnResult(SessionRec& s, const TaskResult& result) {
   logged.set_error(rec.error().message());
   logged.set_capacity(result.outcome() == TaskResult::OUTCOME_CAPACITY);
   *logged.mutable_plan_files() = result.plan().files();
+  logged.set_commit(result.plan().commit());
   if (result.has_diagnostics()) {
     *logged.mutable_diagnostics() = result.diagnostics();
   }

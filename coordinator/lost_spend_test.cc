@@ -15,7 +15,7 @@ class LostSpendTest : public CoordinatorTest {
   Assignment Start() {
     id_ = Submit(kThreeFiles);
     session_ = Register(&sink_, "w1", 1);
-    auto first = sink_.TakeAssignments();
+    auto first = PastCheckouts(sink_, session_);  // a.js
     EXPECT_EQ(first.size(), 1u);
     return first.empty() ? Assignment() : first[0];
   }

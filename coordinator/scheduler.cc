@@ -437,7 +437,7 @@ absl::Status Scheduler::OnResult(const std::string& task_id, int64_t attempt,
       task.capacity_failures = 0;
       if (task.node.kind == kiln::v1::TASK_KIND_PLAN ||
           task.node.kind == kiln::v1::TASK_KIND_SELECT) {
-        ExpandPlan(t, report.plan_files);
+        ExpandPlan(t, report.plan_files, report.commit);
         break;
       }
       if (WritesFile(task.node.kind)) jobs_[j].files_done++;

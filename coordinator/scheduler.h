@@ -101,6 +101,8 @@ struct AttemptReport {
   std::string error;
   // PLAN successes: the planned files (validated like a user's spec).
   std::vector<kiln::v1::FileSpec> plan_files;
+  // SELECT successes: the commit the job's ref resolved to.
+  std::string commit;
 };
 
 // A task leased by Dispatch().
@@ -347,7 +349,8 @@ class Scheduler {
   void CancelDependents(int t, const std::string& reason);
   void Retry(int t, bool capacity, const std::string& reason);
   void Repair(int t);
-  void ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files);
+  void ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files,
+                  const std::string& commit);
   void CancelJob(int j, JobPhase phase, const std::string& reason);
   void CheckJobDone(int j);
   void Account(int t, const AttemptReport& r);

@@ -55,29 +55,22 @@ void Scheduler::Repair(int t) {
   MakeReady(r);
 }
 
-void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) {
+void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files,
+                           const std::string& commit) {
   TaskRec& plan = tasks_[t];
   const int j = plan.job;
   const bool select = plan.node.kind == kiln::v1::TASK_KIND_SELECT;
-  kiln::v1::JobSpec planned = jobs_[j].spec;
-  if (!select) planned.clear_task();
-  for (const auto& f : files) *planned.add_files() = f;
-  kiln::v1::BatchSpec check;
-  *check.add_jobs() = planned;
-  ValidateOptions vo;
-  vo.file = absl::StrCat(select ? "selection of " : "plan of ", jobs_[j].id);
-  const absl::Status valid =
-      ProblemsToStatus(ValidateBatch(check, *models_, {}, vo));
-  if (!valid.ok() || (files.empty() && !select)) {
-    FailTask(t, files.empty() ? "the plan has no files"
-                              : absl::StrCat(select ? "invalid selection: " : "invalid plan: ",
-                                             valid.message()));
+  // From here on every task of the job checks out this commit.
+  if (select && !commit.empty()) jobs_[j].spec.mutable_repo()->set_commit(commit);
+  if (files.empty() && !select) {
+    FailTask(t, "the plan has no files");
     return;
   }
   if (files.empty()) {
-    // Nothing to edit in this repo: the job succeeds without changing it.
+    // Nothing (more) to edit in this repo.
     Finish(t, kiln::v1::TASK_STATE_SUCCEEDED, "");
-    if (jobs_[j].spec.files_size() == 0) {
+    if (jobs_[j].spec.has_select() && jobs_[j].spec.files_size() == 0) {
+      // The job succeeds without changing the repo.
       jobs_[j].note = "no matching files";
       for (int after : {jobs_[j].build_task, jobs_[j].land_task}) {
         if (after >= 0 && !IsTerminal(tasks_[after].state)) Cancel(after, "no matching files");
@@ -88,6 +81,19 @@ void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) 
     CompleteDep(t);
     return;
   }
+  kiln::v1::JobSpec planned = jobs_[j].spec;
+  if (!select) planned.clear_task();
+  for (const auto& f : files) *planned.add_files() = f;
+  kiln::v1::BatchSpec check;
+  *check.add_jobs() = planned;
+  ValidateOptions vo;
+  vo.file = absl::StrCat(select ? "selection of " : "plan of ", jobs_[j].id);
+  const absl::Status valid =
+      ProblemsToStatus(ValidateBatch(check, *models_, {}, vo));
+  if (!valid.ok()) {
+    FailTask(t, absl::StrCat(select ? "invalid selection: " : "invalid plan: ", valid.message()));
+    return;
+  }
   // The new files' tasks only (a selection's join the listed ones).
   kiln::v1::JobSpec added = planned;
   if (select) {
@@ -96,7 +102,7 @@ void Scheduler::ExpandPlan(int t, const std::vector<kiln::v1::FileSpec>& files) 
     for (const auto& f : files) *added.add_files() = f;
   }
   added.clear_land();  // the job has its LAND task
-  JobDag dag = BuildJobDag(added, cost_);
+  JobDag dag = BuildJobDag(added, cost_, /*with_select=*/false);
   jobs_[j].lower_bound += CriticalPathLowerBound(dag, cost_);
   jobs_[j].files_total = planned.files_size();
   jobs_[j].spec = planned;

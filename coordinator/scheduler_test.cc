@@ -37,11 +37,25 @@ const std::string& BigSystem() {
   return *s;
 }
 
-kiln::v1::BatchSpec Parse(const std::string& yaml) {
+kiln::v1::BatchSpec ParseUnpinned(const std::string& yaml) {
   static const ModelCatalog* models = new ModelCatalog(Models());
   auto p = ParseAndValidate(yaml, "t.yaml", *models);
   EXPECT_TRUE(p.ok()) << p.status();
   return p.ok() ? p->batch : kiln::v1::BatchSpec();
+}
+
+constexpr char kCommit[] = "0123456789abcdef0123456789abcdef01234567";
+
+// Most tests' jobs come with their commit pinned (RepoSpec.commit, as an API
+// client may send them), so they start without the SELECT checkout and the
+// tests see their files at once; the checkout's own tests use ParseUnpinned.
+kiln::v1::BatchSpec Parse(const std::string& yaml) {
+  kiln::v1::BatchSpec b = ParseUnpinned(yaml);
+  for (auto& j : *b.mutable_jobs()) j.mutable_repo()->set_commit(kCommit);
+  if (b.has_matrix()) {
+    for (auto& r : *b.mutable_matrix()->mutable_repos()) r.mutable_repo()->set_commit(kCommit);
+  }
+  return b;
 }
 
 // A job of `n` independent files sharing one big prefix.
@@ -592,9 +606,9 @@ TEST_F(SchedulerTest, AnInvalidPlanFailsTheJob) {
   EXPECT_EQ(s.Job("b/j")->phase, JobPhase::kFailed);
 }
 
-TEST_F(SchedulerTest, SelectExpandsIntoEditsBesideTheListedFiles) {
+TEST_F(SchedulerTest, TheCheckoutPinsTheCommitAndSelectExpandsBesideTheListedFiles) {
   Scheduler& s = Make();
-  ASSERT_TRUE(s.AddBatch("b", Parse(R"(policy: {seed: never}
+  ASSERT_TRUE(s.AddBatch("b", ParseUnpinned(R"(policy: {seed: never}
 jobs:
   - name: j
     repo: ./j
@@ -605,41 +619,67 @@ jobs:
     build: make
 )"))
                   .ok());
+  // Only the checkout: every other task reads the repo at its commit.
   auto first = s.Dispatch(10);
-  ASSERT_EQ(first.size(), 2u);
-  std::string select;
-  for (const auto& d : first) {
-    if (d.kind == kiln::v1::TASK_KIND_SELECT) select = d.task_id;
-  }
-  ASSERT_FALSE(select.empty());
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(first[0].kind, kiln::v1::TASK_KIND_SELECT);
   EXPECT_EQ(s.Job("b/j")->files_total, 1);
+  EXPECT_EQ(s.JobSpecOf("b/j")->repo().commit(), "");
   AttemptReport r = Ok();
+  r.commit = kCommit;
   r.plan_files.resize(2);
   for (int i = 0; i < 2; ++i) {
     r.plan_files[i].set_path(i == 0 ? "a.py" : "b.py");
     r.plan_files[i].set_mode(kiln::v1::FILE_MODE_EDIT);
     r.plan_files[i].set_base_bytes(8000);
   }
-  ASSERT_TRUE(s.OnResult(select, 1, r).ok());
+  ASSERT_TRUE(s.OnResult(first[0].task_id, 1, r).ok());
+  EXPECT_EQ(s.JobSpecOf("b/j")->repo().commit(), kCommit);
   EXPECT_EQ(s.Job("b/j")->files_total, 3);
-  std::vector<Dispatched> edits = s.Dispatch(10);
-  ASSERT_EQ(edits.size(), 2u);
-  for (const auto& d : edits) {
+  std::vector<Dispatched> files = s.Dispatch(10);
+  ASSERT_EQ(files.size(), 3u);  // the listed file and the 2 selected
+  for (const auto& d : files) {
     EXPECT_EQ(d.kind, kiln::v1::TASK_KIND_GENERATE);
-    // The file's content is part of the prompt's estimate.
-    EXPECT_GE(d.variable_prompt_tokens, 2000);
+    // A selected file's content is part of the prompt's estimate.
+    if (d.path != "listed.py") {
+      EXPECT_GE(d.variable_prompt_tokens, 2000);
+    }
   }
-  for (const auto& d : first) {
-    if (d.task_id == select) continue;
-    ASSERT_TRUE(s.OnResult(d.task_id, 1, Ok()).ok());
-  }
-  for (const auto& d : edits) ASSERT_TRUE(s.OnResult(d.task_id, 1, Ok()).ok());
+  for (const auto& d : files) ASSERT_TRUE(s.OnResult(d.task_id, 1, Ok()).ok());
   auto build = s.Dispatch(10);
   ASSERT_EQ(build.size(), 1u);
   EXPECT_EQ(build[0].kind, kiln::v1::TASK_KIND_BUILD);
   ASSERT_TRUE(s.OnResult(build[0].task_id, 1, Ok()).ok());
   EXPECT_EQ(s.Job("b/j")->phase, JobPhase::kSucceeded);
   EXPECT_EQ(s.Job("b/j")->files_done, 3);
+}
+
+TEST_F(SchedulerTest, APlannedJobIsPlannedAfterItsCheckoutAndGetsNoSecondOne) {
+  Scheduler& s = Make();
+  ASSERT_TRUE(s.AddBatch("b", ParseUnpinned(R"(jobs:
+  - {name: j, repo: ./j, model: m, task: write a CLI}
+)"))
+                  .ok());
+  auto checkout = s.Dispatch(10);
+  ASSERT_EQ(checkout.size(), 1u);
+  ASSERT_EQ(checkout[0].kind, kiln::v1::TASK_KIND_SELECT);
+  AttemptReport pinned = Ok();
+  pinned.commit = kCommit;
+  ASSERT_TRUE(s.OnResult(checkout[0].task_id, 1, pinned).ok());
+  auto plan = s.Dispatch(10);
+  ASSERT_EQ(plan.size(), 1u);
+  ASSERT_EQ(plan[0].kind, kiln::v1::TASK_KIND_PLAN);
+  AttemptReport planned = Ok();
+  planned.plan_files.resize(1);
+  planned.plan_files[0].set_path("cli.py");
+  planned.plan_files[0].set_instructions("the CLI");
+  ASSERT_TRUE(s.OnResult(plan[0].task_id, 1, planned).ok());
+  auto files = s.Dispatch(10);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].kind, kiln::v1::TASK_KIND_GENERATE);
+  ASSERT_TRUE(s.OnResult(files[0].task_id, 1, Ok()).ok());
+  EXPECT_EQ(s.Job("b/j")->phase, JobPhase::kSucceeded);
+  EXPECT_EQ(s.JobSpecOf("b/j")->repo().commit(), kCommit);
 }
 
 TEST_F(SchedulerTest, ASelectionWithNoMatchSucceedsChangingNothing) {

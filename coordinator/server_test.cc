@@ -192,14 +192,14 @@ jobs:
   EXPECT_TRUE(reader->Finish().ok());
   EXPECT_EQ(last, kiln::v1::BATCH_STATE_SUCCEEDED);
   // The last ack travels on the worker's stream, independent of the watch.
-  ASSERT_TRUE(session.WaitAcknowledged(2, absl::Seconds(30)));
-  EXPECT_EQ(session.accepted(), 2);
+  ASSERT_TRUE(session.WaitAcknowledged(3, absl::Seconds(30)));
+  EXPECT_EQ(session.accepted(), 3);  // the checkout and 2 files
 
   kiln::v1::GetReportRequest rr;
   rr.set_batch_id(submitted.batch().id());
   kiln::v1::Report report;
   ASSERT_TRUE(jobs->GetReport(Ctx().get(), rr, &report).ok());
-  EXPECT_EQ(report.tasks_size(), 2);
+  EXPECT_EQ(report.tasks_size(), 3);
   kiln::v1::GetBatchRequest gb;
   gb.set_batch_id("b_nope");
   kiln::v1::Batch b;

@@ -80,9 +80,27 @@ std::string ModelForFile(const kiln::v1::JobSpec& job,
   return job.model().model();
 }
 
-JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
+bool NeedsSelect(const kiln::v1::JobSpec& job) {
+  if (job.has_select()) return true;
+  const bool has_repo = (job.repo().source_case() == kiln::v1::RepoSpec::kPath &&
+                         !job.repo().path().empty()) ||
+                        (job.repo().source_case() == kiln::v1::RepoSpec::kUrl &&
+                         !job.repo().url().empty());
+  return has_repo && job.repo().commit().empty();
+}
+
+JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost,
+                   bool with_select) {
   const CostModelOptions& opt = cost.options();
   JobDag dag;
+  if (with_select && NeedsSelect(job)) {
+    // First: the checkout (and the selection) everything else reads.
+    TaskNode sel;
+    sel.index = 0;
+    sel.kind = kiln::v1::TASK_KIND_SELECT;
+    dag.select_task = 0;
+    dag.tasks.push_back(std::move(sel));
+  }
   const int64_t stable =
       cost.TokensOf(job.context().system().size()) +
       cost.TokensOf(job.context().instructions().size()) +
@@ -98,7 +116,9 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
     plan.variable_prompt_tokens =
         cost.TokensOf(job.task().size()) + kPromptOverheadTokens;
     plan.prefix_key = PrefixKeyFor(job, plan.model);
-    dag.plan_task = 0;
+    plan.index = static_cast<int>(dag.tasks.size());
+    if (dag.select_task >= 0) plan.deps.push_back(dag.select_task);
+    dag.plan_task = plan.index;
     dag.tasks.push_back(std::move(plan));
   } else {
     // Files in dependency order (the spec is acyclic after validation).
@@ -127,6 +147,7 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
       TaskNode t;
       t.index = static_cast<int>(dag.tasks.size());
       t.kind = kiln::v1::TASK_KIND_GENERATE;
+      if (dag.select_task >= 0) t.deps.push_back(dag.select_task);
       t.path = f.path();
       t.model = ModelForFile(job, f);
       t.expected_output_tokens = f.expected_tokens() > 0
@@ -164,15 +185,6 @@ JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost) {
       task_of_file[fi] = t.index;
       dag.tasks.push_back(std::move(t));
     }
-  }
-
-  if (job.has_select()) {
-    // Expanded on a worker into one edit per matching file.
-    TaskNode sel;
-    sel.index = static_cast<int>(dag.tasks.size());
-    sel.kind = kiln::v1::TASK_KIND_SELECT;
-    dag.select_task = sel.index;
-    dag.tasks.push_back(std::move(sel));
   }
 
   if (!job.build().command().empty()) {

@@ -101,12 +101,20 @@ std::string ModelForFile(const kiln::v1::JobSpec& job,
 // puts repo files in the prefix, the repo and those files).
 std::string PrefixKeyFor(const kiln::v1::JobSpec& job, const std::string& model);
 
-// The DAG of a validated job (ValidateBatch found no problem): a PLAN task
-// when the job has a task and no files; otherwise a GENERATE per file (deps
-// as declared) and, with a select, a SELECT task; a BUILD after every other
-// task when the job has a build command; a LAND after all of them when it
-// has `land`. Priorities are filled in.
-JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost);
+// Whether a job starts with a SELECT task: it has a `select`, or a repo
+// whose commit is not pinned yet. The SELECT checks the ref out once, pins
+// the commit every later task of the job checks out, and expands `select`.
+bool NeedsSelect(const kiln::v1::JobSpec& job);
+
+// The DAG of a validated job (ValidateBatch found no problem): a SELECT
+// first when NeedsSelect (and `with_select`); a PLAN task when the job has a
+// task and no files; otherwise a GENERATE per file (deps as declared); the
+// PLAN and the GENERATEs wait for the SELECT; a BUILD after every other task
+// when the job has a build command; a LAND after all of them when it has
+// `land`. Priorities are filled in. `with_select` false: the tasks a PLAN
+// or a SELECT adds to a running job.
+JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost,
+                   bool with_select = true);
 
 // Fills estimate and remaining_critical_path of every task.
 void ComputePriorities(JobDag* dag, const CostModel& cost);

@@ -23,10 +23,20 @@ ModelCatalog TestModels() {
   return c;
 }
 
-kiln::v1::JobSpec ParseJob(const std::string& yaml, const ModelCatalog& models) {
+kiln::v1::JobSpec ParseUnpinned(const std::string& yaml, const ModelCatalog& models) {
   auto parsed = ParseAndValidate(yaml, "job.yaml", models);
   EXPECT_TRUE(parsed.ok()) << parsed.status();
   return parsed.ok() ? parsed->batch.jobs(0) : kiln::v1::JobSpec();
+}
+
+constexpr char kCommit[] = "0123456789abcdef0123456789abcdef01234567";
+
+// A job whose commit is pinned (as after its SELECT, or from an API client
+// that names it): no checkout task, so the tests see the files' tasks alone.
+kiln::v1::JobSpec ParseJob(const std::string& yaml, const ModelCatalog& models) {
+  kiln::v1::JobSpec job = ParseUnpinned(yaml, models);
+  job.mutable_repo()->set_commit(kCommit);
+  return job;
 }
 
 CostModelOptions ExactOptions() {
@@ -79,6 +89,44 @@ TEST(Dag, PlanTaskWhenOnlyATaskIsGiven) {
   EXPECT_EQ(dag.plan_task, 0);
   EXPECT_EQ(dag.tasks[0].kind, kiln::v1::TASK_KIND_PLAN);
   EXPECT_EQ(dag.tasks[0].max_output_tokens, 1200);
+}
+
+TEST(Dag, AnUnpinnedRepoIsCheckedOutFirstAndEverythingReadingItWaits) {
+  const ModelCatalog models = TestModels();
+  const CostModel cost(&models, ExactOptions());
+  const auto job = ParseUnpinned(R"(name: j
+repo: ./r
+model: slow
+files:
+  - {path: a.js, instructions: a}
+  - {path: b.js, instructions: b, deps: [a.js]}
+build: make
+land: {}
+)",
+                                 models);
+  EXPECT_TRUE(NeedsSelect(job));
+  const JobDag dag = BuildJobDag(job, cost);
+  ASSERT_EQ(dag.tasks.size(), 5u);
+  EXPECT_EQ(dag.select_task, 0);
+  EXPECT_EQ(dag.tasks[0].kind, kiln::v1::TASK_KIND_SELECT);
+  EXPECT_EQ(dag.tasks[1].deps, (std::vector<int>{0}));
+  EXPECT_EQ(dag.tasks[2].deps, (std::vector<int>{0, 1}));
+  EXPECT_EQ(dag.tasks[3].kind, kiln::v1::TASK_KIND_BUILD);
+  EXPECT_EQ(dag.tasks[4].kind, kiln::v1::TASK_KIND_LAND);
+  // The checkout is on the critical path.
+  EXPECT_GT(dag.tasks[0].remaining_critical_path, dag.tasks[1].remaining_critical_path);
+  // A task gets the checkout first too; tasks added later do not.
+  const auto planned = ParseUnpinned("name: j\nrepo: ./r\nmodel: slow\ntask: a CLI\n", models);
+  const JobDag p = BuildJobDag(planned, cost);
+  ASSERT_EQ(p.tasks.size(), 2u);
+  EXPECT_EQ(p.plan_task, 1);
+  EXPECT_EQ(p.tasks[1].deps, (std::vector<int>{0}));
+  EXPECT_EQ(BuildJobDag(job, cost, /*with_select=*/false).select_task, -1);
+  // Pinned: no checkout task.
+  kiln::v1::JobSpec pinned = job;
+  pinned.mutable_repo()->set_commit(kCommit);
+  EXPECT_FALSE(NeedsSelect(pinned));
+  EXPECT_EQ(BuildJobDag(pinned, cost).tasks.size(), 4u);
 }
 
 TEST(Dag, RoutingAndOverridesChooseTheModel) {
@@ -147,8 +195,9 @@ jobs:
 )",
                                  "b.yaml", models);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  const auto jobs = ExpandJobs(parsed->batch);
+  auto jobs = ExpandJobs(parsed->batch);
   ASSERT_EQ(jobs.size(), 4u);
+  for (auto& j : jobs) j.mutable_repo()->set_commit(kCommit);
   const JobDag ctx_a = BuildJobDag(jobs[0], cost);
   const JobDag ctx_b = BuildJobDag(jobs[1], cost);
   const JobDag m0 = BuildJobDag(jobs[2], cost);

@@ -102,7 +102,7 @@ TEST(EmbeddedRun, BrowserRendererThenAgainFromTheResultCache) {
   EXPECT_NE(r.out.find("browser-renderer SUCCEEDED: 5/5 files"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("kiln: wrote 5 files to kiln-out/browser-renderer/"), std::string::npos);
   EXPECT_NE(r.out.find("SUCCEEDED: 5/5 files in 1 job"), std::string::npos);
-  EXPECT_NE(r.out.find("critical  web/input.js -> web/renderer.js -> web/main.js"),
+  EXPECT_NE(r.out.find("critical  checkout -> web/input.js -> web/renderer.js -> web/main.js"),
             std::string::npos)
       << r.out;
   const fs::path out = fs::path(dir) / "kiln-out/browser-renderer";
@@ -166,6 +166,50 @@ TEST(EmbeddedRun, FreeTextTaskWithAndWithoutABuild) {
     ASSERT_EQ(report.code, 0) << report.err;
     EXPECT_EQ(absl::StrContains(report.out, " BUILD "), with_build) << report.out;
   }
+}
+
+// A listed file edited again after its branch moved: the rerun checks out
+// the new commit and edits the new content, instead of a cached edit of the
+// old one; at the same commit the edit comes from the cache.
+TEST(EmbeddedRun, ARerunAfterTheBranchMovedEditsTheNewContent) {
+  const std::string dir = Workdir("moved");
+  const std::string repo = dir + "/repo";
+  fs::create_directories(repo);
+  std::ofstream(repo + "/svc.py") << "import http_client\n\nA = http_client.get('a')\n";
+  ASSERT_EQ(Sh(absl::StrCat("cd ", repo, " && git init -q -b main . && git add . && ",
+                            "git -c user.name=t -c user.email=t@t commit -qm one")),
+            0);
+  std::ofstream(dir + "/job.yaml")
+      << "name: svc\nrepo: {path: ./repo, ref: main}\nmodel: gpt-4o-mini\n"
+         "instructions: \"replace `http_client` with `transport`\"\n"
+         "files: [{path: svc.py, mode: edit}]\n"
+         "checks:\n  - {match: \"*.py\", command: \"python3 -m py_compile {file}\"}\n";
+  const std::string out = dir + "/kiln-out/svc/svc.py";
+  Result r = Kiln(dir, absl::StrCat("run ", kFast, " job.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "svc: checked out ")) << r.out;
+  std::ifstream first(out);
+  const std::string v1((std::istreambuf_iterator<char>(first)), {});
+  EXPECT_TRUE(absl::StrContains(v1, "A = transport.get('a')")) << v1;
+  EXPECT_FALSE(absl::StrContains(v1, "http_client")) << v1;
+
+  // The same commit: served from the result cache.
+  r = Kiln(dir, absl::StrCat("run ", kFast, " job.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "1 tasks from the result cache")) << r.out;
+
+  // The branch moves: the edit is made again, of the new content.
+  std::ofstream(repo + "/svc.py", std::ios::app) << "B = http_client.post('b')\n";
+  ASSERT_EQ(Sh(absl::StrCat("cd ", repo, " && git -c user.name=t -c user.email=t@t ",
+                            "commit -qam two")),
+            0);
+  r = Kiln(dir, absl::StrCat("run ", kFast, " job.yaml"));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_FALSE(absl::StrContains(r.out, "tasks from the result cache")) << r.out;
+  std::ifstream second(out);
+  const std::string v2((std::istreambuf_iterator<char>(second)), {});
+  EXPECT_TRUE(absl::StrContains(v2, "B = transport.post('b')")) << v2;
+  EXPECT_FALSE(absl::StrContains(v2, "http_client")) << v2;
 }
 
 TEST(EmbeddedRun, BulkMatrixOverGeneratedGitRepos) {
@@ -660,7 +704,7 @@ TEST(CliHelp, EveryCommandHasHelpAndPlanPrintsTheDag) {
   }
   Result plan = Kiln(dir, "plan browser-renderer/job.yaml");
   EXPECT_EQ(plan.code, 0) << plan.err;
-  EXPECT_NE(plan.out.find("critical path: web/input.js -> web/renderer.js -> web/main.js"),
+  EXPECT_NE(plan.out.find("critical path: checkout -> web/input.js -> web/renderer.js -> web/main.js"),
             std::string::npos)
       << plan.out;
   Result dot = Kiln(dir, "plan --dot browser-renderer/job.yaml");

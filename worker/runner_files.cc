@@ -23,6 +23,17 @@ using runner_internal::SetError;
 void Runner::Select(const AttemptPtr& at) {
   const kiln::v1::JobSpec& job = at->a.job();
   at->port->LlmDone(at->a.lease());
+  TaskResult r;
+  r.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
+  // The commit the job is pinned to from here on.
+  const std::string commit = repos_.CommitOf(at->a.task().job_id());
+  r.mutable_plan()->set_commit(commit);
+  if (!commit.empty()) at->span.SetString("kiln.repo.commit", commit);
+  if (!job.has_select()) {
+    r.mutable_plan()->set_summary(
+        commit.empty() ? "checked out" : absl::StrCat("checked out ", commit.substr(0, 12)));
+    return Finish(at, std::move(r));
+  }
   std::set<std::string> listed;
   for (const auto& f : job.files()) listed.insert(f.path());
   absl::StatusOr<std::vector<SelectedFile>> files =
@@ -34,8 +45,6 @@ void Runner::Select(const AttemptPtr& at) {
                 absl::Status(files.status().code(),
                              absl::StrCat(RepoText(job.repo()), ": ", files.status().message())));
   }
-  TaskResult r;
-  r.set_outcome(TaskResult::OUTCOME_SUCCEEDED);
   for (auto& f : SelectedFileSpecs(job, *files)) *r.mutable_plan()->add_files() = std::move(f);
   r.mutable_plan()->set_summary(files->empty() ? "no matching files"
                                                : absl::StrCat(files->size(), " matching files"));

@@ -62,7 +62,7 @@ absl::StatusOr<std::string> RepoCache::Git(const std::vector<std::string>& args,
   return r->output;
 }
 
-absl::StatusOr<std::string> RepoCache::Mirror(const std::string& source) {
+absl::StatusOr<std::string> RepoCache::Mirror(const std::string& source, bool fetch) {
   const std::string key = Sha256Hex(source).substr(0, 16);
   const std::string path = (fs::path(dir_) / "mirrors" / (key + ".git")).string();
   std::shared_ptr<Mutex> lock;
@@ -74,11 +74,6 @@ absl::StatusOr<std::string> RepoCache::Mirror(const std::string& source) {
   }
   MutexLock ml(lock.get());
   std::error_code ec;
-  bool fetched;
-  {
-    MutexLock l(&mu_);
-    fetched = fetched_[key];
-  }
   if (!fs::exists(fs::path(path) / "HEAD", ec)) {
     const std::string tmp = path + ".tmp";
     fs::remove_all(tmp, ec);
@@ -92,18 +87,24 @@ absl::StatusOr<std::string> RepoCache::Mirror(const std::string& source) {
     fs::remove_all(path, ec);
     fs::rename(tmp, path, ec);
     if (ec) return absl::InternalError(absl::StrCat("rename ", tmp, ": ", ec.message()));
-  } else if (!fetched) {
-    // Once per process: new commits of a branch become visible. Offline,
-    // the mirror is used as it is.
+  } else if (fetch) {
+    // New commits of a branch become visible. Offline, the mirror is used
+    // as it is.
     (void)Git({"--git-dir", path, "fetch", "--quiet", "--prune", "origin"});
   }
-  MutexLock l(&mu_);
-  fetched_[key] = true;
   return path;
 }
 
-absl::Status RepoCache::Create(const kiln::v1::RepoSpec& repo,
-                               const std::string& path) {
+absl::optional<std::string> RepoCache::Resolve(const std::string& mirror,
+                                               const std::string& rev) {
+  absl::StatusOr<std::string> sha = Git(
+      {"--git-dir", mirror, "rev-parse", "--verify", "--quiet", absl::StrCat(rev, "^{commit}")});
+  if (!sha.ok()) return absl::nullopt;
+  return std::string(absl::StripAsciiWhitespace(*sha));
+}
+
+absl::StatusOr<std::string> RepoCache::Create(const kiln::v1::RepoSpec& repo,
+                                              const std::string& path) {
   std::error_code ec;
   fs::remove_all(path, ec);  // a leftover of an earlier process
   std::string source;
@@ -129,30 +130,39 @@ absl::Status RepoCache::Create(const kiln::v1::RepoSpec& repo,
       if (ec) {
         return absl::InternalError(absl::StrCat("copy ", p.string(), ": ", ec.message()));
       }
-      return absl::OkStatus();
+      return std::string();
     }
     source = p.string();
   } else {
     return absl::InvalidArgumentError("repo: set either path or url");
   }
-  absl::StatusOr<std::string> mirror = Mirror(source);
+  // Pinned: exactly that commit, fetching only when the mirror lacks it.
+  // Not pinned (the job's SELECT): the ref as it is now.
+  const bool pinned = !repo.commit().empty();
+  absl::StatusOr<std::string> mirror = Mirror(source, /*fetch=*/!pinned);
   if (!mirror.ok()) return mirror.status();
   const std::string ref = repo.ref().empty() ? "HEAD" : repo.ref();
-  absl::StatusOr<std::string> sha =
-      Git({"--git-dir", *mirror, "rev-parse", "--verify", "--quiet",
-           absl::StrCat(ref, "^{commit}")});
-  if (!sha.ok()) {
+  absl::optional<std::string> commit = Resolve(*mirror, pinned ? repo.commit() : ref);
+  if (!commit && pinned) {
+    (void)Git({"--git-dir", *mirror, "fetch", "--quiet", "--prune", "origin"});
+    commit = Resolve(*mirror, repo.commit());
+    if (!commit) {
+      return absl::NotFoundError(absl::StrCat(
+          "repo.commit: ", repo.commit(), " (what \"", ref,
+          "\" pointed to when the job started) is no longer in ", source));
+    }
+  }
+  if (!commit) {
     return absl::NotFoundError(absl::StrCat(
         "repo.ref: \"", ref, "\" is not a commit, branch or tag of ", source));
   }
-  std::string commit(absl::StripAsciiWhitespace(*sha));
   absl::StatusOr<std::string> cloned =
       Git({"clone", "--quiet", "--shared", "--no-checkout", *mirror, path});
   if (!cloned.ok()) return cloned.status();
   absl::StatusOr<std::string> co =
-      Git({"-C", path, "checkout", "--quiet", "--detach", commit});
+      Git({"-C", path, "checkout", "--quiet", "--detach", *commit});
   if (!co.ok()) return co.status();
-  return absl::OkStatus();
+  return *commit;
 }
 
 absl::StatusOr<std::string> RepoCache::Acquire(const std::string& job_id,
@@ -180,17 +190,25 @@ absl::StatusOr<std::string> RepoCache::Acquire(const std::string& job_id,
   }
   MutexLock el(&e->mu);
   if (!e->ready) {
-    absl::Status s = Create(repo, e->path);
-    if (!s.ok()) {
+    absl::StatusOr<std::string> commit = Create(repo, e->path);
+    if (!commit.ok()) {
       // Not remembered: the next attempt tries again (a network error may
       // pass).
       MutexLock l(&mu_);
       e->users--;
-      return s;
+      return commit.status();
     }
+    e->commit = std::move(*commit);
     e->ready = true;
   }
   return e->path;
+}
+
+std::string RepoCache::CommitOf(const std::string& job_id) {
+  std::shared_ptr<Entry> e = Find(job_id);
+  if (e == nullptr) return "";
+  MutexLock el(&e->mu);
+  return e->commit;
 }
 
 void RepoCache::Release(const std::string& job_id) {

@@ -8,6 +8,11 @@
 // seen, as in CI), or a local folder that is not a git repository (copied
 // as it is; a ref is then an error).
 //
+// A job's first checkout (its SELECT) fetches the mirror, so a branch's new
+// commits are seen, and resolves the ref; the coordinator then pins that
+// commit (RepoSpec.commit) and every later checkout of the job, on any
+// worker, is of exactly that commit, fetching only when it is missing.
+//
 // Generated files are written only inside the worktree, with
 // WriteRepoFile (common/repo_file.h).
 #ifndef KILN_WORKER_WORKTREE_H_
@@ -43,6 +48,9 @@ class RepoCache {
   absl::StatusOr<std::string> Acquire(const std::string& job_id,
                                       const kiln::v1::RepoSpec& repo);
   void Release(const std::string& job_id);
+  // The commit an acquired job's worktree is at ("" for a folder that is
+  // not a git repository).
+  std::string CommitOf(const std::string& job_id);
 
   // Writes a file into an acquired job's worktree (WriteRepoFile), first
   // remembering what the path held at the job's ref.
@@ -64,6 +72,7 @@ class RepoCache {
     bool ready = false;
     absl::Status status;
     std::string path;
+    std::string commit;  // "" for a plain folder
     int users = 0;
     int64_t last_used = 0;
     // What each path Kiln wrote held before (nullopt: nothing).
@@ -73,8 +82,12 @@ class RepoCache {
   };
   std::shared_ptr<Entry> Find(const std::string& job_id);
 
-  absl::Status Create(const kiln::v1::RepoSpec& repo, const std::string& path);
-  absl::StatusOr<std::string> Mirror(const std::string& source);
+  // Checks the repo out at `path`; the commit, "" for a plain folder.
+  absl::StatusOr<std::string> Create(const kiln::v1::RepoSpec& repo, const std::string& path);
+  // The mirror of `source`, cloned when missing, fetched when `fetch`.
+  absl::StatusOr<std::string> Mirror(const std::string& source, bool fetch);
+  // The commit `rev` names in `mirror`, if any.
+  absl::optional<std::string> Resolve(const std::string& mirror, const std::string& rev);
   absl::StatusOr<std::string> Git(const std::vector<std::string>& args,
                                   const std::string& cwd = "");
   void Evict();
@@ -85,7 +98,6 @@ class RepoCache {
   mutable Mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Mutex>> mirror_locks_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, bool> fetched_ ABSL_GUARDED_BY(mu_);
   int64_t tick_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t git_commands_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -63,6 +63,49 @@ TEST_F(RepoCacheTest, WorktreePerJobAtItsRefFromOneMirror) {
   cache.Release("b/job-b");
 }
 
+TEST_F(RepoCacheTest, ACheckoutSeesTheBranchAsItIsNowAndAPinnedOneItsCommit) {
+  RepoCache cache(FreshTestDir("cache-pin"));
+  kiln::v1::RepoSpec main;
+  main.set_url(origin_);
+  main.set_ref("main");
+  auto first = cache.Acquire("b1/job", main);  // the first batch's SELECT
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string two = cache.CommitOf("b1/job");
+  ASSERT_EQ(two.size(), 40u);
+  // The branch moves while this worker runs.
+  Sh(absl::StrCat("cd ", origin_, " && echo v3 > README && git commit -qam three"));
+  auto later = cache.Acquire("b2/job", main);  // the next batch's SELECT fetches
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(Slurp(fs::path(*later) / "README"), "v3\n");
+  const std::string three = cache.CommitOf("b2/job");
+  EXPECT_NE(three, two);
+  // A pinned checkout is of exactly its commit, whatever the branch says.
+  kiln::v1::RepoSpec pinned = main;
+  pinned.set_commit(two);
+  auto old = cache.Acquire("b1/job-on-another-worker", pinned);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(Slurp(fs::path(*old) / "README"), "v2\n");
+  EXPECT_EQ(cache.CommitOf("b1/job-on-another-worker"), two);
+  // A commit the mirror lacks is fetched; one the source lost is an error
+  // that names it.
+  pinned.set_commit(std::string(40, 'e'));
+  auto gone = cache.Acquire("b3/job", pinned);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(gone.status().message(), std::string(40, 'e')))
+      << gone.status();
+  // A plain folder has no commit.
+  const std::string plain = FreshTestDir("plain");
+  Sh(absl::StrCat("echo x > ", plain, "/f"));
+  kiln::v1::RepoSpec folder;
+  folder.set_path(plain);
+  ASSERT_TRUE(cache.Acquire("b4/job", folder).ok());
+  EXPECT_EQ(cache.CommitOf("b4/job"), "");
+  for (const char* j : {"b1/job", "b2/job", "b1/job-on-another-worker", "b4/job"}) {
+    cache.Release(j);
+  }
+}
+
 TEST_F(RepoCacheTest, TheFileAtTheRefOutlivesWhatKilnWritesOverIt) {
   RepoCache cache(FreshTestDir("cache-base"));
   kiln::v1::RepoSpec head;
