@@ -158,6 +158,24 @@ def main():
         out.append("Highest concurrency %s on %s permits (target: never above: %s).\n" % (
             gate.get("highest_concurrency"), gate.get("permits"),
             met(int(gate.get("highest_concurrency", 99)) <= int(gate.get("permits", 0)))))
+    edits_text = read(os.path.join(a.dir, "edits.txt"))
+    edits = result(edits_text)
+    out.append("## Edit formats\n")
+    out.append("`bench/edit_bench.py`: the migration example (`examples/migration`, 8 "
+               "generated repos, the files using the legacy client found by `select`, each "
+               "edited and checked with py_compile) on the embedded default, once per "
+               "`edit_format`, the same repos and seed each time. `auto` sends SEARCH/REPLACE "
+               "blocks for files above 4 KiB and whole files below.\n")
+    out.append("\n".join(l for l in edits_text.splitlines() if l.startswith("|")) + "\n")
+    if edits:
+        out.append("Whole files against `auto`: %sx the output tokens, %sx the cost, %sx the "
+                   "lower bound; files that failed: %s with `auto`, %s with `whole`.\n" % (
+                       edits.get("whole_over_auto_output_tokens"),
+                       edits.get("whole_over_auto_cost"),
+                       edits.get("whole_over_auto_lower_bound"),
+                       edits.get("auto_failed"), edits.get("whole_failed")))
+    else:
+        out.append("(the edit run failed; see bench/run's output)\n")
     print("\n".join(out))
 
 

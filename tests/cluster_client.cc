@@ -1,6 +1,7 @@
 #include "tests/cluster_client.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/states.h"
 #include "common/subprocess.h"
 
 namespace kiln {
@@ -39,14 +40,22 @@ absl::StatusOr<std::string> ClusterClient::Submit(const kiln::v1::BatchSpec& spe
 }
 
 void ClusterClient::WaitForEnd(const std::string& batch_id) const {
-  auto ctx = Ctx(absl::Minutes(5));
-  kiln::v1::WatchBatchRequest watch;
-  watch.set_batch_id(batch_id);
-  auto reader = stub_->WatchBatch(ctx.get(), watch);
-  kiln::v1::Event e;
-  while (reader->Read(&e)) {
+  const absl::Time deadline = absl::Now() + ScaledTimeout(absl::Minutes(5));
+  int64_t seen = 0;
+  while (absl::Now() < deadline) {
+    auto ctx = Ctx(deadline - absl::Now());
+    ctx->set_wait_for_ready(true);  // through a coordinator's restart
+    kiln::v1::WatchBatchRequest watch;
+    watch.set_batch_id(batch_id);
+    watch.set_after_sequence(seen);
+    auto reader = stub_->WatchBatch(ctx.get(), watch);
+    kiln::v1::Event e;
+    while (reader->Read(&e)) {
+      seen = e.sequence();
+      if (e.has_batch() && IsTerminal(e.batch().state())) return;
+    }
+    reader->Finish();
   }
-  reader->Finish();
 }
 
 absl::StatusOr<kiln::v1::Batch> ClusterClient::Batch(const std::string& batch_id) const {

@@ -24,7 +24,9 @@ class ClusterClient {
 
   // The batch id.
   absl::StatusOr<std::string> Submit(const kiln::v1::BatchSpec& spec) const;
-  // Follows the batch's events until its last.
+  // Follows the batch's events until its last (or 5 minutes, scaled),
+  // watching again from the last event seen when the stream breaks, as it
+  // does when the coordinator restarts.
   void WaitForEnd(const std::string& batch_id) const;
   // The FULL view.
   absl::StatusOr<kiln::v1::Batch> Batch(const std::string& batch_id) const;
