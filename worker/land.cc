@@ -13,58 +13,13 @@
 #include "absl/strings/strip.h"
 #include "common/git_names.h"
 #include "spec/land_check.h"
+#include "worker/git.h"
 
 namespace kiln {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-class Git {
- public:
-  Git(Sandbox* host, std::string cwd, std::map<std::string, std::string> env,
-      absl::Duration timeout, Cancellation* cancel)
-      : host_(host), cwd_(std::move(cwd)), env_(std::move(env)), timeout_(timeout),
-        cancel_(cancel) {}
-
-  absl::StatusOr<CommandResult> Raw(const std::vector<std::string>& args,
-                                    const std::map<std::string, std::string>& extra = {}) {
-    CommandSpec spec;
-    spec.argv = {"git"};
-    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-    spec.cwd = cwd_;
-    spec.env = env_;
-    for (const auto& [k, v] : extra) spec.env[k] = v;
-    spec.timeout = timeout_;
-    spec.memory_bytes = 0;
-    return host_->Run(spec, cancel_);
-  }
-
-  // The trimmed output of a command that must succeed.
-  absl::StatusOr<std::string> Out(const std::vector<std::string>& args,
-                                  const std::map<std::string, std::string>& extra = {}) {
-    absl::StatusOr<CommandResult> r = Raw(args, extra);
-    if (!r.ok()) return r.status();
-    if (r->exit_code != 0) {
-      return absl::InternalError(absl::StrCat("git ", args.empty() ? "" : args[0], ": exit ",
-                                              r->exit_code, ": ",
-                                              RedactCredentials(Tail(r->output))));
-    }
-    return std::string(absl::StripAsciiWhitespace(r->output));
-  }
-
-  static std::string Tail(absl::string_view out, size_t max = 2000) {
-    out = absl::StripAsciiWhitespace(out);
-    return std::string(out.size() <= max ? out : out.substr(out.size() - max));
-  }
-
- private:
-  Sandbox* const host_;
-  const std::string cwd_;
-  const std::map<std::string, std::string> env_;
-  const absl::Duration timeout_;
-  Cancellation* const cancel_;
-};
 
 // The last line of git's output (warnings come first).
 std::string LastLine(const std::string& out) {
@@ -120,7 +75,7 @@ LandOutcome Lander::Land(const LandInputs& in, Cancellation* cancel) {
     fs::permissions(askpass, fs::perms::owner_all, ec);
     env["GIT_ASKPASS"] = askpass;
   }
-  Git git(host_, in.worktree, env, in.git_timeout, cancel);
+  GitRunner git(host_, {in.worktree, env, in.git_timeout, cancel});
 
   // The commit, built in a private index so the worktree's is untouched.
   absl::StatusOr<std::string> base = git.Out({"rev-parse", "HEAD"});
@@ -190,7 +145,7 @@ LandOutcome Lander::Land(const LandInputs& in, Cancellation* cancel) {
                                     : fs::absolute(job.repo().path()).lexically_normal().string();
   if (land.remote() == "origin" && !url_repo) {
     // The local repo's own `origin`.
-    Git source(host_, raw_remote, env, in.git_timeout, cancel);
+    GitRunner source(host_, {raw_remote, env, in.git_timeout, cancel});
     absl::StatusOr<std::string> origin = source.Out({"remote", "get-url", "origin"});
     if (!origin.ok()) {
       return Failed(std::move(out), absl::FailedPreconditionError(absl::StrCat(
@@ -239,7 +194,7 @@ LandOutcome Lander::Land(const LandInputs& in, Cancellation* cancel) {
          *url, absl::StrCat(l.commit(), ":refs/heads/", land.branch())});
     if (!push.ok()) return Failed(std::move(out), push.status(), true);
     if (push->exit_code != 0) {
-      const std::string msg = RedactCredentials(Git::Tail(push->output));
+      const std::string msg = RedactCredentials(GitRunner::Tail(push->output));
       if (absl::StrContains(push->output, "[rejected]") ||
           absl::StrContains(push->output, "stale info") ||
           absl::StrContains(push->output, "non-fast-forward")) {
@@ -310,7 +265,7 @@ LandOutcome Lander::Land(const LandInputs& in, Cancellation* cancel) {
       return Failed(std::move(out),
                     absl::FailedPreconditionError(absl::StrCat(
                         "pr.update_command failed: ",
-                        r.ok() ? RedactCredentials(Git::Tail(r->output, 600))
+                        r.ok() ? RedactCredentials(GitRunner::Tail(r->output, 600))
                                : std::string(r.status().message()))));
     }
     // After a retry, nothing to update: the request was never opened.
@@ -320,7 +275,7 @@ LandOutcome Lander::Land(const LandInputs& in, Cancellation* cancel) {
     out = Failed(std::move(out),
                  absl::FailedPreconditionError(absl::StrCat(
                      "pr.command ", r.ok() && r->timed_out ? "timed out" : "failed", ": ",
-                     r.ok() ? RedactCredentials(Git::Tail(r->output, 600))
+                     r.ok() ? RedactCredentials(GitRunner::Tail(r->output, 600))
                             : std::string(r.status().message()))));
     out.landing.set_pushed_commit(out.landing.commit());  // the push stands
     return out;

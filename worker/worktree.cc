@@ -20,9 +20,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/digest.h"
-#include "common/repo_path.h"
-
 #include "common/repo_file.h"
+#include "common/repo_path.h"
+#include "worker/git.h"
 
 namespace kiln {
 
@@ -46,20 +46,9 @@ absl::StatusOr<std::string> RepoCache::Git(const std::vector<std::string>& args,
     MutexLock l(&mu_);
     git_commands_++;
   }
-  CommandSpec spec;
-  spec.argv = {"git"};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.cwd = cwd;
-  spec.timeout = absl::Minutes(10);
-  spec.memory_bytes = 0;
-  spec.env = {{"GIT_TERMINAL_PROMPT", "0"}, {"LC_ALL", "C"}};
-  absl::StatusOr<CommandResult> r = host_.Run(spec, nullptr);
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "git ", absl::StrJoin(args, " "), ": exit ", r->exit_code, ": ", r->output));
-  }
-  return r->output;
+  GitRunner::Options o;
+  o.cwd = cwd;
+  return GitRunner(&host_, std::move(o)).Out(args);
 }
 
 absl::StatusOr<std::string> RepoCache::Mirror(const std::string& source, bool fetch) {
