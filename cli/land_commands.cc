@@ -1,5 +1,6 @@
 #include "cli/land_commands.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,7 +36,21 @@ kiln::v1::BatchSpec RetrySpec(const kiln::v1::Batch& batch, bool failed_only) {
     if (failed_only && !DidNotLand(j)) continue;
     auto it = matrix.find(j.spec().name());
     if (it == matrix.end()) {
-      *spec.add_jobs() = j.spec();
+      kiln::v1::JobSpec* job = spec.add_jobs();
+      *job = j.spec();
+      // The retry checks the ref out as it is now (at the same commit, the
+      // finished tasks come from the result cache) and selects again there:
+      // the files its `select` chose (they carry their content's digest)
+      // are left to the new SELECT.
+      job->mutable_repo()->clear_commit();
+      if (job->has_select()) {
+        auto* files = job->mutable_files();
+        files->erase(std::remove_if(files->begin(), files->end(),
+                                    [](const kiln::v1::FileSpec& f) {
+                                      return !f.base_digest().empty();
+                                    }),
+                     files->end());
+      }
       continue;
     }
     *spec.mutable_matrix()->mutable_job() = m.job();
