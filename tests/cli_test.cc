@@ -188,8 +188,7 @@ TEST(EmbeddedRun, ARerunAfterTheBranchMovedEditsTheNewContent) {
   Result r = Kiln(dir, absl::StrCat("run ", kFast, " job.yaml"));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, "svc: checked out ")) << r.out;
-  std::ifstream first(out);
-  const std::string v1((std::istreambuf_iterator<char>(first)), {});
+  const std::string v1 = Slurp(out);
   EXPECT_TRUE(absl::StrContains(v1, "A = transport.get('a')")) << v1;
   EXPECT_FALSE(absl::StrContains(v1, "http_client")) << v1;
 
@@ -206,8 +205,7 @@ TEST(EmbeddedRun, ARerunAfterTheBranchMovedEditsTheNewContent) {
   r = Kiln(dir, absl::StrCat("run ", kFast, " job.yaml"));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_FALSE(absl::StrContains(r.out, "tasks from the result cache")) << r.out;
-  std::ifstream second(out);
-  const std::string v2((std::istreambuf_iterator<char>(second)), {});
+  const std::string v2 = Slurp(out);
   EXPECT_TRUE(absl::StrContains(v2, "B = transport.post('b')")) << v2;
   EXPECT_FALSE(absl::StrContains(v2, "http_client")) << v2;
 }
