@@ -41,5 +41,10 @@ std::string Percent(double numerator, double denominator) {
   return absl::StrFormat("%.1f%%", 100.0 * numerator / denominator);
 }
 
+std::string TaskLabel(kiln::v1::TaskKind kind, const std::string& path) {
+  if (kind == kiln::v1::TASK_KIND_SELECT) return "checkout";
+  return path.empty() ? Name(kind) : path;
+}
+
 }  // namespace cli
 }  // namespace kiln

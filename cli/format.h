@@ -25,6 +25,9 @@ std::string Usd(double usd);
 std::string Percent(double numerator, double denominator);
 // "SUCCEEDED", "GENERATING", "GENERATE" (the enum names without prefix).
 using ::kiln::Name;
+// A task as tables and critical paths name it: its file, "checkout" for a
+// SELECT, else its kind ("BUILD", "LAND").
+std::string TaskLabel(kiln::v1::TaskKind kind, const std::string& path);
 
 }  // namespace cli
 }  // namespace kiln

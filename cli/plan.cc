@@ -19,10 +19,7 @@ namespace kiln {
 namespace cli {
 namespace {
 
-std::string TaskLabel(const TaskNode& t) {
-  if (t.kind == kiln::v1::TASK_KIND_SELECT) return "checkout";
-  return t.path.empty() ? Name(t.kind) : t.path;
-}
+std::string NodeLabel(const TaskNode& t) { return TaskLabel(t.kind, t.path); }
 
 // The chain that CriticalPathLowerBound measures, first to last.
 std::vector<int> LongestChain(const JobDag& dag, const CostModel& cost) {
@@ -138,7 +135,7 @@ std::string FormatPlan(const PlanSummary& plan, int max_task_rows) {
   const bool rows = plan.tasks <= max_task_rows;
   for (const PlannedJob& j : plan.jobs) {
     std::vector<std::string> chain;
-    for (int i : j.critical_path) chain.push_back(TaskLabel(j.dag.tasks[i]));
+    for (int i : j.critical_path) chain.push_back(NodeLabel(j.dag.tasks[i]));
     absl::StrAppend(&out, "job ", j.name, ": ", j.dag.tasks.size(), " tasks, lower bound ",
                     Seconds(j.lower_bound),
                     j.planned_at_run_time ? " (files are decided by its PLAN task)" : "",
@@ -157,7 +154,7 @@ std::string FormatPlan(const PlanSummary& plan, int max_task_rows) {
         for (int d : t.deps) {
           // Every task waits for the checkout: not worth a mention.
           if (j.dag.tasks[d].kind != kiln::v1::TASK_KIND_SELECT) {
-            deps.push_back(TaskLabel(j.dag.tasks[d]));
+            deps.push_back(NodeLabel(j.dag.tasks[d]));
           }
         }
         std::string after;
@@ -167,7 +164,7 @@ std::string FormatPlan(const PlanSummary& plan, int max_task_rows) {
           after = absl::StrCat(" after ", absl::StrJoin(deps, ", "));
         }
         absl::StrAppendFormat(&out, "  %s %-9s %-28s %-18s %6d tok  ~%-7s%s\n",
-                              hot.count(t.index) ? "*" : " ", Name(t.kind), TaskLabel(t),
+                              hot.count(t.index) ? "*" : " ", Name(t.kind), NodeLabel(t),
                               t.model.empty() ? "-" : t.model, t.expected_output_tokens,
                               Seconds(t.estimate), after);
       }
@@ -198,7 +195,7 @@ std::string PlanDot(const PlanSummary& plan) {
     std::set<int> hot(j.critical_path.begin(), j.critical_path.end());
     for (const TaskNode& t : j.dag.tasks) {
       absl::StrAppend(&out, "    ", prefix, t.index, " [label=\"",
-                      absl::StrReplaceAll(TaskLabel(t), {{"\"", "\\\""}}), "\\n",
+                      absl::StrReplaceAll(NodeLabel(t), {{"\"", "\\\""}}), "\\n",
                       t.model.empty() ? Name(t.kind) : t.model, " ~", Seconds(t.estimate),
                       "\"", hot.count(t.index) ? ", color=red, penwidth=2" : "", "];\n");
     }

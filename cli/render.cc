@@ -267,10 +267,7 @@ std::string FormatReport(const kiln::v1::Report& r, const kiln::v1::Batch& b,
   }
   std::vector<std::string> path;
   for (const auto& t : r.tasks()) {
-    if (!t.on_critical_path()) continue;
-    path.push_back(t.kind() == kiln::v1::TASK_KIND_SELECT ? "checkout"
-                   : t.path().empty()                     ? Name(t.kind())
-                                                          : t.path());
+    if (t.on_critical_path()) path.push_back(TaskLabel(t.kind(), t.path()));
   }
   if (!path.empty()) absl::StrAppend(&out, "critical  ", absl::StrJoin(path, " -> "), "\n");
   // A file whose check failed and whose repair then succeeded is repaired,

@@ -81,12 +81,8 @@ std::string ModelForFile(const kiln::v1::JobSpec& job,
 }
 
 bool NeedsSelect(const kiln::v1::JobSpec& job) {
-  if (job.has_select()) return true;
-  const bool has_repo = (job.repo().source_case() == kiln::v1::RepoSpec::kPath &&
-                         !job.repo().path().empty()) ||
-                        (job.repo().source_case() == kiln::v1::RepoSpec::kUrl &&
-                         !job.repo().url().empty());
-  return has_repo && job.repo().commit().empty();
+  // A validated job always has a repo.
+  return job.has_select() || job.repo().commit().empty();
 }
 
 JobDag BuildJobDag(const kiln::v1::JobSpec& job, const CostModel& cost,

@@ -101,8 +101,8 @@ std::string ModelForFile(const kiln::v1::JobSpec& job,
 // puts repo files in the prefix, the repo and those files).
 std::string PrefixKeyFor(const kiln::v1::JobSpec& job, const std::string& model);
 
-// Whether a job starts with a SELECT task: it has a `select`, or a repo
-// whose commit is not pinned yet. The SELECT checks the ref out once, pins
+// Whether a (validated) job starts with a SELECT task: it has a `select`,
+// or its repo's commit is not pinned yet. The SELECT checks the ref out once, pins
 // the commit every later task of the job checks out, and expands `select`.
 bool NeedsSelect(const kiln::v1::JobSpec& job);
 

@@ -6,7 +6,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -20,17 +19,13 @@
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "spec/spec_parser.h"
 #include "tests/cluster_client.h"
+#include "tests/kiln_cli.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
 constexpr char kToken[] = "land-token";
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string Sh(const std::string& cmd) {
   const std::string out = absl::StrCat(::testing::TempDir(), "/land_cluster_sh.out");

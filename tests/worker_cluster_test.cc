@@ -26,17 +26,13 @@
 #include "gtest/gtest.h"
 #include "kiln/v1/job_service.grpc.pb.h"
 #include "spec/spec_parser.h"
+#include "tests/kiln_cli.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
 constexpr char kToken[] = "cluster-token";
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 int Sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 

@@ -133,7 +133,8 @@ absl::StatusOr<std::string> RepoCache::Create(const kiln::v1::RepoSpec& repo,
   const std::string ref = repo.ref().empty() ? "HEAD" : repo.ref();
   absl::optional<std::string> commit = Resolve(*mirror, pinned ? repo.commit() : ref);
   if (!commit && pinned) {
-    (void)Git({"--git-dir", *mirror, "fetch", "--quiet", "--prune", "origin"});
+    mirror = Mirror(source, /*fetch=*/true);
+    if (!mirror.ok()) return mirror.status();
     commit = Resolve(*mirror, repo.commit());
     if (!commit) {
       return absl::NotFoundError(absl::StrCat(
